@@ -1,0 +1,50 @@
+# Every target sets up what it needs on first use: a virtual environment with the pinned Python
+# dependencies (requirements.lock) and, for the Solidity compiler, the pinned npm packages.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
+
+SCENARIO ?= baseline
+SEED ?=
+RUN_ARGS ?=
+
+.PHONY: run test bench fuzz contracts setup node lock clean
+
+run: $(STAMP)
+	$(BIN)/rbtc-sim run $(SCENARIO) $(if $(SEED),--seed $(SEED)) $(RUN_ARGS)
+
+test: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+
+fuzz: $(STAMP) $(NODE_STAMP)
+	RBTC_FUZZ=1 $(BIN)/python -m pytest -q -m slow -p no:cacheprovider
+
+contracts: $(NODE_STAMP)
+	node tools/compile.js
+
+setup: $(STAMP) $(NODE_STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+# Re-pin the whole dependency set after changing pyproject.toml (run on purpose, never implicitly).
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -q -e . setuptools
+	.lock-venv/bin/pip freeze --all --exclude-editable --exclude rbtc-sim --exclude pip | sort > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
