@@ -1,0 +1,213 @@
+"""Compiled contract artifacts: finding them, reading them, and checking they fit the protocol's ABI.
+
+Two layouts are understood:
+
+* the project's own (``contracts_model/artifacts/<Contract>.json`` with ``abi`` and ``bytecode``),
+* Foundry's ``out/`` (``out/<File>.sol/<Contract>.json`` with ``abi`` and ``bytecode.object``).
+
+Hardhat's ``artifacts/contracts/<File>.sol/<Contract>.json`` also works, since it has the same shape
+as Foundry's apart from ``bytecode`` being a plain string.
+
+:func:`load_artifacts` returns one :class:`Artifact` per protocol contract, or raises
+:class:`ArtifactError` with one message naming the file (or directory) and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from attrs import frozen
+
+#: The project's own artifact directory, used when no other is given.
+DEFAULT_ARTIFACT_DIR = Path(__file__).resolve().parents[2] / "contracts_model" / "artifacts"
+#: The Solidity sources those artifacts are compiled from.
+SOURCE_DIR = DEFAULT_ARTIFACT_DIR.parent / "solidity"
+
+#: What the harness calls on each contract (PROTOCOL.md). A build lacking one of these cannot run.
+REQUIRED_FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "FeePolicy": ("quoteFees(address,int64)", "pctBps()", "fixedWei()", "weiPerSat()"),
+    "RBTCSynth": (
+        "oracleMint(address,uint64)",
+        "oracleBurn(address,uint64)",
+        "transfer(address,uint256)",
+        "transferFrom(address,address,uint256)",
+        "approve(address,uint256)",
+        "allowance(address,address)",
+        "totalSupply()",
+        "balanceOf(address)",
+        "oracle()",
+    ),
+    "FeeVault": ("depositETH(address)", "spendFrom(address,uint256)", "withdrawUnused()", "balanceOf(address)"),
+    "OracleAggregator": (
+        "sync(address,uint64,bytes)",
+        "executeEmergencyBurn(address)",
+        "resetEmergencyBurnStatus(address)",
+        "registerAndPrepay(address,uint8,bytes32)",
+        "lastSats(address)",
+        "emergencyBurnExecuted(address)",
+        "totalEmergencyBurns()",
+        "committee()",
+        "minConfirmations()",
+        "maxFeePerSyncWei()",
+        "synth()",
+        "feeVault()",
+        "feePolicy()",
+    ),
+    "YieldScalesPool": (
+        "joinAsBitcoinHolder(address)",
+        "joinAsTrader(address,uint256)",
+        "updateRBTCContribution(address,uint256)",
+        "emergencyBurn(address,uint256)",
+        "resolveDispute(address,bool)",
+        "claimYield()",
+        "disputeBalance(uint256,uint256)",
+        "calculateYieldRate()",
+        "calculateYieldOwed(address)",
+        "getScaleBalance()",
+        "getParticipant(address)",
+        "getSystemStats()",
+        "isDisputed(address)",
+        "participants(address)",
+        "totalParticipants()",
+        "totalVirtualUSDT()",
+    ),
+}
+
+#: Events the indexer and the invariant checks rely on.
+REQUIRED_EVENTS: dict[str, tuple[str, ...]] = {
+    "RBTCSynth": ("Transfer(address,address,uint256)",),
+    "FeeVault": (
+        "Deposited(address,uint256)",
+        "Spent(address,uint256,address)",
+        "Withdrawn(address,uint256)",
+    ),
+    "OracleAggregator": (
+        "Synced(address,uint64,int64,uint256,uint32,uint64)",
+        "NeedsTopUp(address)",
+        "EmergencyBurn(address,uint256,string)",
+    ),
+}
+
+#: Contracts every build must have, in deployment order.
+PROTOCOL_CONTRACTS = ("FeePolicy", "RBTCSynth", "FeeVault", "OracleAggregator", "YieldScalesPool")
+#: Contracts the project adds; a foreign build may lack them and then loses only that feature.
+OPTIONAL_CONTRACTS = ("ProofOfReserves",)
+
+
+class ArtifactError(ValueError):
+    """An artifact directory or file that cannot be used; the message names it and the reason."""
+
+
+@frozen
+class Artifact:
+    """One contract's ABI and creation bytecode, and the file they came from."""
+
+    name: str
+    abi: tuple
+    bytecode: bytes
+    path: Path
+
+    def signatures(self, kind: str = "function") -> set[str]:
+        """Canonical signatures (``name(type,...)``) of the ABI entries of one kind."""
+        return {_signature(entry) for entry in self.abi if entry.get("type") == kind}
+
+
+def _canonical_type(param: dict) -> str:
+    kind = param["type"]
+    if kind.startswith("tuple"):
+        inner = ",".join(_canonical_type(c) for c in param.get("components", ()))
+        return f"({inner}){kind[len('tuple'):]}"
+    return kind
+
+
+def _signature(entry: dict) -> str:
+    types = ",".join(_canonical_type(p) for p in entry.get("inputs", ()))
+    return f"{entry.get('name', '')}({types})"
+
+
+def source_digest(source_dir: Path = SOURCE_DIR) -> str:
+    """sha256 over ``name\\0content\\0`` of the sorted ``.sol`` files (the same digest tools/compile.js records)."""
+    digest = hashlib.sha256()
+    for path in sorted(source_dir.glob("*.sol"), key=lambda p: p.name):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _find_file(directory: Path, name: str) -> Path | None:
+    for candidate in (
+        directory / f"{name}.json",  # our own layout
+        directory / f"{name}.sol" / f"{name}.json",  # Foundry out/ and Hardhat
+        directory / "contracts" / f"{name}.sol" / f"{name}.json",  # Hardhat artifacts/ root
+    ):
+        if candidate.is_file():
+            return candidate
+    # Foundry keeps the source file's name, which need not match the contract's.
+    matches = sorted(directory.glob(f"*/{name}.json"))
+    return matches[0] if matches else None
+
+
+def _read_artifact(path: Path, name: str) -> Artifact:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path}: cannot read artifact for {name}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{path}: expected a JSON object with 'abi' and 'bytecode'")
+    abi = data.get("abi")
+    if not isinstance(abi, list) or not all(isinstance(e, dict) for e in abi):
+        raise ArtifactError(f"{path}: missing or malformed 'abi' (expected a list of ABI entries)")
+    code = data.get("bytecode")
+    if isinstance(code, dict):  # Foundry: {"object": "0x..."}
+        code = code.get("object")
+    if not isinstance(code, str):
+        raise ArtifactError(f"{path}: missing 'bytecode' for {name}")
+    text = code[2:] if code.startswith("0x") else code
+    if "__" in text:
+        raise ArtifactError(f"{path}: bytecode for {name} has unlinked library placeholders")
+    try:
+        bytecode = bytes.fromhex(text)
+    except ValueError:
+        raise ArtifactError(f"{path}: 'bytecode' for {name} is not hex") from None
+    if not bytecode:
+        raise ArtifactError(f"{path}: empty bytecode for {name} (an interface or abstract contract?)")
+    return Artifact(name=name, abi=tuple(abi), bytecode=bytecode, path=path)
+
+
+def _check_abi(artifact: Artifact) -> None:
+    functions = artifact.signatures("function")
+    missing = [s for s in REQUIRED_FUNCTIONS.get(artifact.name, ()) if s not in functions]
+    events = artifact.signatures("event")
+    missing += [f"event {s}" for s in REQUIRED_EVENTS.get(artifact.name, ()) if s not in events]
+    if missing:
+        raise ArtifactError(
+            f"{artifact.path}: the ABI of {artifact.name} lacks what the protocol requires: {', '.join(missing)}"
+        )
+
+
+def load_artifacts(directory: Path | str | None = None) -> dict[str, Artifact]:
+    """Load and check the protocol contracts' artifacts from ``directory`` (default: the project's own).
+
+    Returns ``{contract name: Artifact}`` for every protocol contract and every optional contract found.
+    """
+    root = Path(directory) if directory is not None else DEFAULT_ARTIFACT_DIR
+    if not root.exists():
+        raise ArtifactError(f"{root}: artifact directory does not exist")
+    if not root.is_dir():
+        raise ArtifactError(f"{root}: not a directory (give the folder holding the compiled contracts)")
+    found: dict[str, Artifact] = {}
+    for name in PROTOCOL_CONTRACTS + OPTIONAL_CONTRACTS:
+        path = _find_file(root, name)
+        if path is None:
+            if name in OPTIONAL_CONTRACTS:
+                continue
+            raise ArtifactError(
+                f"{root}: no artifact for contract {name} (looked for {name}.json and {name}.sol/{name}.json)"
+            )
+        artifact = _read_artifact(path, name)
+        _check_abi(artifact)
+        found[name] = artifact
+    return found

@@ -1,0 +1,73 @@
+"""The model backend: the pure-Python reference contracts of :mod:`contracts_model`.
+
+The models check call arguments against the ABI themselves (raising ``ArgumentError`` as the EVM
+backend's encoder does), so this adapter only translates between the port and ``ModelSystem``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts_model.params import ProtocolParams
+from contracts_model.system import ModelSystem
+from sim.protocol.deployment import OPERATOR_FUNDING_WEI, Accounts
+from sim.protocol.evm_backend import GENESIS_TIMESTAMP
+from sim.protocol.port import Backend, Receipt
+
+
+class ModelBackend(Backend):
+    """The protocol as plain Python: the specification, and the fast path for large worlds."""
+
+    name = "model"
+
+    def __init__(
+        self,
+        params: ProtocolParams,
+        *,
+        accounts: Accounts | None = None,
+        genesis_timestamp: int = GENESIS_TIMESTAMP,
+        genesis_block: int = 1,
+    ):
+        self.params = params
+        self.accounts = accounts or Accounts()
+        self.system = ModelSystem(
+            params,
+            deployer=self.accounts.deployer,
+            committee=self.accounts.committee,
+            fee_collector=self.accounts.fee_collector,
+            genesis_timestamp=genesis_timestamp,
+            genesis_block=genesis_block,
+            operator_funding_wei=OPERATOR_FUNDING_WEI,
+        )
+        self.addresses = dict(self.system.addresses)
+        self._block = (genesis_block, genesis_timestamp)
+
+    def transact(self, sender: str, contract: str, function: str, args: tuple = (), value: int = 0) -> Receipt:
+        result, events = self.system.transact(sender, contract, function, args, value)
+        return Receipt(result, tuple(events))
+
+    def call(self, contract: str, function: str, args: tuple = ()) -> Any:
+        return self.system.call(contract, function, args)
+
+    def set_block(self, number: int, timestamp: int) -> None:
+        if number < self._block[0] or timestamp < self._block[1]:
+            raise ValueError(f"block context may not go back: {self._block} -> ({number}, {timestamp})")
+        self._block = (number, timestamp)
+        self.system.set_block(number, timestamp)
+
+    @property
+    def block(self) -> tuple[int, int]:
+        return self._block
+
+    def eth_balance(self, address: str) -> int:
+        return self.system.eth_balance(address)
+
+    def set_eth_balance(self, address: str, wei: int) -> None:
+        self.system.set_eth_balance(address, wei)
+
+    def snapshot(self) -> Any:
+        return (self.system.snapshot(), self._block)
+
+    def revert(self, token: Any) -> None:
+        state, self._block = token
+        self.system.revert(state)

@@ -1,0 +1,134 @@
+"""The protocol port: the one interface everything above the contracts talks to.
+
+A backend deploys the protocol (see :mod:`sim.protocol.deployment`) and then answers four things:
+``transact`` (a state-changing call by some account), ``call`` (a view), the block context, and
+ETH balances. Everything else — the typed helpers below, the oracle service, agents, invariant
+monitors, the lockstep comparison — is written once against this interface, so a new backend (a
+faster EVM, someone else's build of the contracts) plugs in by implementing the abstract methods.
+
+Reverts surface as the exception classes of :mod:`contracts_model.errors`, named after the Solidity
+errors, on every backend; arguments that do not fit the ABI raise
+:class:`sim.evm.codec.InvalidArgument` before anything executes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from attrs import frozen
+
+from contracts_model.events import Event
+from contracts_model.params import ProtocolParams
+from sim.protocol.deployment import Accounts
+
+
+@frozen
+class Receipt:
+    """The result of a successful transaction: the function's return value and every event, in order."""
+
+    result: Any
+    events: tuple[Event, ...]
+
+
+class Backend(ABC):
+    """A deployed ReserveBTC system that can be called, observed and rewound."""
+
+    #: Short name used on the command line and in reports (``model``, ``evm``, ``lockstep``).
+    name: str = "abstract"
+
+    params: ProtocolParams
+    accounts: Accounts
+    #: Contract name -> address (lowercase hex) of every deployed contract.
+    addresses: dict[str, str]
+
+    # ------------------------------------------------------------------ the port itself
+
+    @abstractmethod
+    def transact(self, sender: str, contract: str, function: str, args: tuple = (), value: int = 0) -> Receipt:
+        """Run ``contract.function(*args)`` as a transaction from ``sender``; raise on revert (nothing changes)."""
+
+    @abstractmethod
+    def call(self, contract: str, function: str, args: tuple = ()) -> Any:
+        """Evaluate a view function at the current block."""
+
+    @abstractmethod
+    def set_block(self, number: int, timestamp: int) -> None:
+        """Set ``block.number`` and ``block.timestamp`` for later calls (never backwards)."""
+
+    @property
+    @abstractmethod
+    def block(self) -> tuple[int, int]:
+        """The current ``(block.number, block.timestamp)``."""
+
+    @abstractmethod
+    def eth_balance(self, address: str) -> int:
+        """ETH (wei) held by an account or contract."""
+
+    @abstractmethod
+    def set_eth_balance(self, address: str, wei: int) -> None:
+        """Give an account exactly ``wei`` (a faucet for simulated users)."""
+
+    @abstractmethod
+    def snapshot(self) -> Any:
+        """A token for :meth:`revert`."""
+
+    @abstractmethod
+    def revert(self, token: Any) -> None:
+        """Return to the state (and block context) of a :meth:`snapshot`."""
+
+    def has(self, contract: str) -> bool:
+        """Whether this deployment includes ``contract`` (ProofOfReserves is optional for foreign builds)."""
+        return contract in self.addresses
+
+    def has_function(self, contract: str, function: str) -> bool:
+        """Whether the deployed ``contract`` has ``function`` (foreign builds may lack the project's extras)."""
+        return contract in self.addresses
+
+    # ------------------------------------------------------------------ typed helpers
+
+    def sync(self, user: str, new_balance_sats: int, proof: bytes = b"") -> Receipt:
+        return self.transact(self.accounts.committee, "OracleAggregator", "sync", (user, new_balance_sats, proof))
+
+    def deposit(self, payer: str, user: str, wei: int) -> Receipt:
+        return self.transact(payer, "FeeVault", "depositETH", (user,), value=wei)
+
+    def withdraw_unused(self, user: str) -> Receipt:
+        return self.transact(user, "FeeVault", "withdrawUnused")
+
+    def register_and_prepay(self, user: str, method: int, checksum: bytes, wei: int) -> Receipt:
+        return self.transact(
+            self.accounts.committee, "OracleAggregator", "registerAndPrepay", (user, method, checksum), value=wei
+        )
+
+    def execute_emergency_burn(self, user: str) -> Receipt:
+        return self.transact(self.accounts.committee, "OracleAggregator", "executeEmergencyBurn", (user,))
+
+    def reset_emergency_burn_status(self, user: str) -> Receipt:
+        return self.transact(self.accounts.committee, "OracleAggregator", "resetEmergencyBurnStatus", (user,))
+
+    def quote_fee(self, user: str, delta_sats: int) -> int:
+        return self.call("FeePolicy", "quoteFees", (user, delta_sats))
+
+    def last_sats(self, user: str) -> int:
+        return self.call("OracleAggregator", "lastSats", (user,))
+
+    def rbtc_balance(self, user: str) -> int:
+        return self.call("RBTCSynth", "balanceOf", (user,))
+
+    def total_supply(self) -> int:
+        return self.call("RBTCSynth", "totalSupply")
+
+    def vault_balance(self, user: str) -> int:
+        return self.call("FeeVault", "balanceOf", (user,))
+
+    def emergency_burned(self, user: str) -> bool:
+        return self.call("OracleAggregator", "emergencyBurnExecuted", (user,))
+
+    # pool: the committee is the pool's oracle
+    def pool(self, function: str, *args: Any) -> Receipt:
+        """Call a committee-only YieldScalesPool function (join, update, emergencyBurn, resolveDispute…)."""
+        return self.transact(self.accounts.committee, "YieldScalesPool", function, args)
+
+    def publish_reserves(self, root: bytes, height: int, total_sats: int) -> Receipt:
+        return self.transact(self.accounts.committee, "ProofOfReserves", "publishRoot", (root, height, total_sats))

@@ -1,0 +1,42 @@
+"""Shared fixtures: deployed backends are expensive to build, so tests share one per preset and rewind it."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from contracts_model.params import PRESETS
+from sim.protocol.evm_backend import EvmBackend
+from sim.protocol.lockstep import LockstepBackend
+from sim.protocol.model_backend import ModelBackend
+
+# `make fuzz` sets RBTC_FUZZ=1 for long runs; CI uses the default profile.
+settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "fuzz", deadline=None, max_examples=2_000, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("fuzz" if os.environ.get("RBTC_FUZZ") else "ci")
+
+_DEPLOYED: dict[str, tuple] = {}
+
+
+def deployed_lockstep(preset: str) -> LockstepBackend:
+    """A lockstep backend (model vs EVM) for ``preset``, rewound to just after deployment."""
+    if preset not in _DEPLOYED:
+        backend = LockstepBackend(ModelBackend(PRESETS[preset]), EvmBackend(PRESETS[preset]))
+        _DEPLOYED[preset] = (backend, backend.snapshot())
+    backend, token = _DEPLOYED[preset]
+    backend.revert(token)
+    return backend
+
+
+@pytest.fixture
+def testnet_lockstep() -> LockstepBackend:
+    return deployed_lockstep("testnet")
+
+
+@pytest.fixture
+def fixed_fee_lockstep() -> LockstepBackend:
+    return deployed_lockstep("fixed_fee")
