@@ -21,8 +21,9 @@ test: $(STAMP) $(NODE_STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 
+# The property tests with 40x the examples (lockstep state machines, random worlds, chain model).
 fuzz: $(STAMP) $(NODE_STAMP)
-	RBTC_FUZZ=1 $(BIN)/python -m pytest -q -m slow -p no:cacheprovider
+	RBTC_FUZZ=1 $(BIN)/python -m pytest -q tests/test_lockstep_properties.py tests/test_world.py tests/test_bitcoin_chain.py
 
 contracts: $(NODE_STAMP)
 	node tools/compile.js

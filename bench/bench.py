@@ -89,6 +89,34 @@ def bench_syncs(args) -> bool:
     return ok_evm and ok_model
 
 
+def _time_world(backend: str, users: int, days: int):
+    from sim.config import DAY, WorldConfig
+    from sim.world import World
+
+    start = time.perf_counter()
+    world = World(WorldConfig(seed=1, users=users, duration_s=days * DAY, backend=backend))
+    world.run()
+    world.finish()
+    seconds = time.perf_counter() - start
+    print(f"  {backend:<6} {users:>6} users x {days} days  {seconds:>7.1f} s  {days / seconds:>7.2f} sim days/s"
+          f"  {world.log.count / seconds:>9,.0f} events/s  ({world.log.count:,} events, "
+          f"{world.metrics.ops['sync']:,} syncs, {len(world.monitor.violations)} violations)")
+    return seconds, world.log.count
+
+
+@section("world")
+def bench_world(args) -> bool:
+    """Whole worlds: 10,000 users for 7 days on the model backend, 1,000 users for 7 days on the EVM."""
+    print("world: simulated weeks end to end (agents, Bitcoin chain, oracle, invariant monitors)")
+    model_s, model_events = _time_world("model", args.world_model_users, 7)
+    evm_s, evm_events = _time_world("evm", args.world_evm_users, 7)
+    ok_model, ok_evm = model_s < 60, evm_s < 120
+    print(f"  model world: {model_s:.1f} s (target < 60 s)  {'ok' if ok_model else 'MISSED'}")
+    print(f"  evm world:   {evm_s:.1f} s (target < 120 s) {'ok' if ok_evm else 'MISSED'}")
+    print(f"  events/s model / evm = {(model_events / model_s) / (evm_events / evm_s):.1f}x")
+    return ok_model and ok_evm
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run only these sections")
@@ -96,6 +124,8 @@ def main(argv=None) -> int:
     parser.add_argument("--naive-syncs", type=int, default=300)
     parser.add_argument("--evm-syncs", type=int, default=2_000)
     parser.add_argument("--model-syncs", type=int, default=200_000)
+    parser.add_argument("--world-model-users", type=int, default=10_000)
+    parser.add_argument("--world-evm-users", type=int, default=1_000)
     args = parser.parse_args(argv)
     results = {}
     for name in args.only or list(SECTIONS):

@@ -19,6 +19,15 @@ settings.register_profile(
 )
 settings.load_profile("fuzz" if os.environ.get("RBTC_FUZZ") else "ci")
 
+#: How many times more examples `make fuzz` runs than CI, for tests that set their own example counts.
+FUZZ_FACTOR = 40 if os.environ.get("RBTC_FUZZ") else 1
+
+
+def examples(n: int) -> int:
+    """``n`` Hypothesis examples in CI, ``FUZZ_FACTOR`` times more under ``make fuzz``."""
+    return n * FUZZ_FACTOR
+
+
 _DEPLOYED: dict[str, tuple] = {}
 
 

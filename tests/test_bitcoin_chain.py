@@ -32,6 +32,7 @@ from sim.bitcoin import (
     random_address,
 )
 from sim.bitcoin.block import block_hash
+from tests.conftest import examples
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -596,7 +597,7 @@ def check_reorg_result(chain: BitcoinChain, result: ReorgResult) -> None:
 
 TestChainMachine = ChainMachine.TestCase
 TestChainMachine.settings = settings(
-    max_examples=int(os.environ.get("RBTC_CHAIN_EXAMPLES", "100")),
+    max_examples=examples(100),
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

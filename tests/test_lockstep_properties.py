@@ -19,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from contracts_model import errors
 from contracts_model.accounts import ZERO_ADDRESS
-from tests.conftest import deployed_lockstep
+from tests.conftest import deployed_lockstep, examples
 
 USERS = tuple("0x" + (0xA11CE0 + i).to_bytes(20, "big").hex() for i in range(3))
 STRANGER = "0x" + (0xBAD).to_bytes(20, "big").hex()
@@ -364,6 +364,6 @@ class FixedFeeMachine(LockstepMachine):
 
 
 TestLockstepTestnet = LockstepMachine.TestCase
-TestLockstepTestnet.settings = settings(max_examples=25, stateful_step_count=30, deadline=None)
+TestLockstepTestnet.settings = settings(max_examples=examples(25), stateful_step_count=30, deadline=None)
 TestLockstepFixedFee = FixedFeeMachine.TestCase
-TestLockstepFixedFee.settings = settings(max_examples=25, stateful_step_count=30, deadline=None)
+TestLockstepFixedFee.settings = settings(max_examples=examples(25), stateful_step_count=30, deadline=None)
