@@ -1,0 +1,171 @@
+"""``rbtc-sim``: run scenarios, check them, replay runs, serve and inspect their data.
+
+Exit status: 0 the run was clean, 1 an invariant was violated (or a replay did not match), 2 bad
+input (a scenario, address, artifact directory or run folder that cannot be used; one line on
+stderr says what and where).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from sim.protocol.artifacts import ArtifactError
+from sim.scenario import BACKENDS, ScenarioError, builtins, load
+
+EXIT_CLEAN, EXIT_VIOLATION, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class BadInput(Exception):
+    """Input the command cannot use; the message is the one line to print."""
+
+
+def _scenario(args):
+    from sim.run import with_overrides
+
+    scenario = load(args.scenario)
+    return with_overrides(scenario, seed=args.seed, backend=args.backend,
+                          contracts_dir=str(Path(args.contracts).resolve()) if args.contracts else None)
+
+
+def cmd_run(args) -> int:
+    from sim.progress import ProgressBar
+    from sim.run import execute
+
+    scenario = _scenario(args)
+    if scenario.config.contracts_dir:
+        from sim.protocol.artifacts import load_artifacts
+
+        load_artifacts(scenario.config.contracts_dir)  # fail fast, before anything is written
+    bar = ProgressBar(f"{scenario.name} (seed {scenario.config.seed}, {scenario.config.backend})")
+    server = None
+
+    def attach(world):
+        nonlocal server
+        if args.serve:
+            from sim.api import start_background
+
+            server = start_background(world, args.out_dir_resolved, host=args.host, port=args.port)
+            print(f"serving the realtime API at http://{args.host}:{args.port}/api/realtime/ while the world runs",
+                  file=sys.stderr)
+
+    args.out_dir_resolved = Path(args.out) if args.out else None
+    try:
+        summary, run_dir = execute(scenario, args.out_dir_resolved, on_progress=bar, on_world=attach)
+    finally:
+        bar.close()
+        if server is not None and not args.keep_serving:
+            server.stop()
+    violations = summary.get("invariant_violations", [])
+    print(f"{scenario.name}: {summary['events']:,} events, {summary.get('syncs', 0):,} syncs, "
+          f"{summary.get('emergency_burns', 0):,} emergency burns, {len(violations)} invariant violations, "
+          f"digest {summary['digest'][:16]}")
+    print(f"report: {run_dir / 'report.html'}")
+    if server is not None and args.keep_serving:
+        print("the API keeps serving the finished run; Ctrl-C to stop", file=sys.stderr)
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            server.stop()
+    return EXIT_VIOLATION if violations else EXIT_CLEAN
+
+
+def cmd_validate(args) -> int:
+    scenario = load(args.scenario)
+    c = scenario.config
+    print(f"{scenario.path}: ok — {scenario.name}: {c.users:,} users, {c.duration_s / 86400:g} days, "
+          f"backend {c.backend}, seed {c.seed}, {len(c.schedule)} scheduled events")
+    return EXIT_CLEAN
+
+
+def cmd_list(args) -> int:
+    scenarios = builtins()
+    width = max(len(s.name) for s in scenarios)
+    for s in scenarios:
+        c = s.config
+        print(f"{s.name:<{width}}  {c.users:>6,} users {c.duration_s / 86400:>5g} d  {c.backend:<8} {s.description}")
+    return EXIT_CLEAN
+
+
+def cmd_replay(args) -> int:
+    from sim.run import execute
+
+    run_dir = Path(args.run_dir)
+    summary_path, scenario_path = run_dir / "summary.json", run_dir / "scenario.toml"
+    for path in (summary_path, scenario_path):
+        if not path.is_file():
+            raise BadInput(f"{run_dir}: not a run folder (missing {path.name})")
+    recorded = json.loads(summary_path.read_text())
+    if not recorded.get("complete"):
+        raise BadInput(f"{summary_path}: the recorded run is incomplete ({recorded.get('interrupted')}); "
+                       "there is no final digest to confirm")
+    scenario = load(str(scenario_path))
+    with tempfile.TemporaryDirectory(prefix="rbtc-replay-") as tmp:
+        summary, _ = execute(scenario, Path(tmp), report=False)
+    same = summary["digest"] == recorded["digest"]
+    print(f"recorded digest {recorded['digest']}")
+    print(f"replayed digest {summary['digest']}  {'MATCH' if same else 'MISMATCH'}")
+    return EXIT_CLEAN if same else EXIT_VIOLATION
+
+
+def cmd_serve(args) -> int:
+    from sim.api import serve
+
+    serve(args.target, host=args.host, port=args.port)
+    return EXIT_CLEAN
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rbtc-sim", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a scenario to a report")
+    run.add_argument("scenario", help="a scenario file or a built-in name (see `rbtc-sim list`)")
+    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    run.add_argument("--backend", choices=BACKENDS, help="override the scenario's backend")
+    run.add_argument("--contracts", metavar="DIR", help="compiled artifacts to run instead of the project's own")
+    run.add_argument("--out", metavar="DIR", help="run folder (default reports/<scenario>-<seed>/)")
+    run.add_argument("--serve", action="store_true", help="serve the realtime API while the world runs")
+    run.add_argument("--keep-serving", action="store_true", help="with --serve: keep serving after the run")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.set_defaults(func=cmd_run)
+
+    validate = sub.add_parser("validate", help="check a scenario file without running it")
+    validate.add_argument("scenario")
+    validate.set_defaults(func=cmd_validate)
+
+    lister = sub.add_parser("list", help="the built-in scenarios, one line each")
+    lister.set_defaults(func=cmd_list)
+
+    replay = sub.add_parser("replay", help="re-run a recorded run and confirm its digest")
+    replay.add_argument("run_dir")
+    replay.set_defaults(func=cmd_replay)
+
+    serve = sub.add_parser("serve", help="serve the realtime API over a run folder or a database URL")
+    serve.add_argument("target", metavar="RUN_DIR|DB_URL")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ScenarioError, ArtifactError, BadInput) as exc:
+        print(f"rbtc-sim: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("rbtc-sim: interrupted; the run folder is marked incomplete", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Running a scenario into a run folder (layout: docs/run-folder.md).
+
+The folder is written as the run goes: ``summary.json`` first (``complete: false``), then the event
+log and the metrics line by line, and at the end the final summary and the report. Whatever stops
+the run (an invariant is not a reason to stop; Ctrl-C or a crash is) leaves the summary marked
+incomplete, with the reason, and every whole line written so far.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+import attrs
+
+from sim.config import WorldConfig
+from sim.eventlog import EventLog
+from sim.metrics import COLUMNS
+from sim.scenario import Scenario, dump
+from sim.world import World
+
+REPORTS_DIR = Path(__file__).resolve().parents[1] / "reports"
+#: Files a run writes; an existing run folder is cleared of these before a new run.
+RUN_FILES = ("summary.json", "events.jsonl", "metrics.csv", "scenario.toml", "report.md", "report.html",
+             "index.sqlite", "index.sqlite-wal", "index.sqlite-shm")
+
+
+def default_out_dir(scenario: Scenario) -> Path:
+    return REPORTS_DIR / f"{scenario.name}-{scenario.config.seed}"
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write JSON atomically: a reader sees the old file or the new one, never half of one."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def reproduce_command(scenario: Scenario, run_dir: Path | None = None) -> str:
+    c = scenario.config
+    source = f"{run_dir}/scenario.toml" if run_dir is not None else (str(scenario.path) if scenario.path else scenario.name)
+    command = f"rbtc-sim run {source} --seed {c.seed} --backend {c.backend}"
+    if c.contracts_dir:
+        command += f" --contracts {c.contracts_dir}"
+    return command
+
+
+def _percentile(values: list[int], q: float) -> int | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+
+
+class MetricsWriter:
+    """Appends each metrics row to metrics.csv as it is sampled."""
+
+    def __init__(self, path: Path):
+        self.handle = open(path, "w", newline="", encoding="utf-8")
+        self.writer = csv.DictWriter(self.handle, fieldnames=COLUMNS)
+        self.writer.writeheader()
+        self.handle.flush()
+
+    def __call__(self, row: dict) -> None:
+        self.writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def summarize(scenario: Scenario, world: World | None, log: EventLog, *, complete: bool, interrupted: str | None,
+              wall_clock_s: float, run_dir: Path) -> dict:
+    c = scenario.config
+    summary = {
+        "scenario": scenario.name,
+        "seed": c.seed,
+        "backend": c.backend,
+        "digest": log.digest,
+        "complete": complete,
+        "interrupted": interrupted,
+        "users": c.users,
+        "duration_s": c.duration_s,
+        "simulated_s": int(world.env.now) if world else 0,
+        "events": log.count,
+        "params": attrs.asdict(c.params),
+        "preset": c.preset,
+        "reproduce": reproduce_command(scenario, run_dir),
+        "wall_clock_s": round(wall_clock_s, 3),
+    }
+    if world is None:
+        return summary
+    monitor, metrics = world.monitor, world.metrics
+    windows = monitor.windows() if monitor else []
+    by_cause = {cause: 0 for cause in ("reorg", "outage", "latency", "unexplained")}
+    for window in windows:
+        by_cause[window.cause] = by_cause.get(window.cause, 0) + 1
+    reproduce = summary["reproduce"]
+    summary.update({
+        "btc_blocks": world.chain.height,
+        "reorgs": metrics.kinds["btc_reorg"],
+        "syncs": metrics.ops["sync"],
+        "emergency_burns": metrics.ops["emergency_burn"],
+        "needs_topup": metrics.ops["needs_topup"],
+        "oracle_rounds": world.oracle.rounds,
+        "disputes": world.dispute_summary() if hasattr(world, "dispute_summary") else
+        {"filed": 0, "accepted": 0, "rejected": 0, "max_resolution_s": None},
+        "backing": {
+            "min_ratio": monitor.min_ratio if monitor else None,
+            "violations": len(windows),
+            "max_violation_window_s": max((w.duration for w in windows), default=0),
+            "max_excess_sats": max((w.max_excess for w in windows), default=0),
+            "windows_by_cause": by_cause,
+            "open_windows": len(monitor.open) if monitor else 0,
+        },
+        "invariant_violations": [dict(v.as_dict(), reproduce=reproduce) for v in (monitor.violations if monitor else [])],
+        "sync_delay_s": {
+            "p50": _percentile(metrics.sync_delays, 0.5),
+            "p95": _percentile(metrics.sync_delays, 0.95),
+            "max": max(metrics.sync_delays, default=None),
+        },
+        "fees_collected_wei": metrics.fees,
+    })
+    if hasattr(world, "extra_summary"):
+        summary.update(world.extra_summary())
+    return summary
+
+
+def execute(scenario: Scenario, out_dir: Path | None = None, *,
+            on_progress: Callable[[int, int, int], None] | None = None,
+            on_world: Callable[[World], None] | None = None,
+            report: bool = True) -> tuple[dict, Path]:
+    """Run ``scenario`` into ``out_dir``; return the summary and the folder.
+
+    ``on_progress(simulated_s, duration_s, events)`` is called every simulated hour; ``on_world``
+    gets the world once it is built (to attach a live indexer or an API server).
+    """
+    run_dir = Path(out_dir) if out_dir is not None else default_out_dir(scenario)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name in RUN_FILES:
+        (run_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(run_dir / "plots", ignore_errors=True)
+    (run_dir / "scenario.toml").write_text(dump(scenario), encoding="utf-8")
+    started = time.perf_counter()
+    log = EventLog(run_dir / "events.jsonl", keep=False)
+    summary_path = run_dir / "summary.json"
+    write_json(summary_path, summarize(scenario, None, log, complete=False, interrupted="running",
+                                       wall_clock_s=0.0, run_dir=run_dir))
+    world = None
+    metrics_out = MetricsWriter(run_dir / "metrics.csv")
+    interrupted: str | None = "crashed before the world was built"
+    try:
+        world = World(scenario.config, log=log)
+        world.metrics.on_row.append(metrics_out)
+        if on_world is not None:
+            on_world(world)
+        duration = scenario.config.duration_s
+
+        def progress(now: int) -> None:
+            if on_progress is not None:
+                on_progress(now, duration, log.count)
+
+        interrupted = "crashed while running"
+        world.run(on_progress=progress)
+        world.finish()
+        interrupted = None
+    except KeyboardInterrupt:
+        interrupted = "interrupted (Ctrl-C)"
+        raise
+    except BaseException as exc:
+        interrupted = f"{interrupted}: {type(exc).__name__}: {exc}"
+        raise
+    finally:
+        log.close()
+        metrics_out.close()
+        summary = summarize(scenario, world, log, complete=interrupted is None, interrupted=interrupted,
+                            wall_clock_s=time.perf_counter() - started, run_dir=run_dir)
+        write_json(summary_path, summary)
+        if report:
+            _report(run_dir, summary)
+    return summary, run_dir
+
+
+def _report(run_dir: Path, summary: dict) -> None:
+    try:
+        from sim.report import build_report
+    except ImportError:  # the report module is optional until it lands
+        return
+    build_report(run_dir, reproduce=summary.get("reproduce"))
+
+
+def with_overrides(scenario: Scenario, *, seed: int | None = None, backend: str | None = None,
+                   contracts_dir: str | None = None) -> Scenario:
+    changes = {}
+    if seed is not None:
+        changes["seed"] = seed
+    if backend is not None:
+        changes["backend"] = backend
+    if contracts_dir is not None:
+        changes["contracts_dir"] = contracts_dir
+    config: WorldConfig = attrs.evolve(scenario.config, **changes)
+    return attrs.evolve(scenario, config=config)

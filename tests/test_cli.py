@@ -1,0 +1,158 @@
+"""The rbtc-sim command: exit codes, one-line errors, run folders, replay, interruption."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+from sim.progress import ProgressBar
+from sim.run import execute
+from sim.scenario import load
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SMALL = """
+[scenario]
+name = "small"
+description = "a small world"
+expected = "all invariants hold"
+
+[world]
+seed = 3
+users = 20
+duration = "12h"
+backend = "model"
+"""
+
+
+def small(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL + extra)
+    return path
+
+
+def test_run_writes_a_complete_run_folder_and_exits_0(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", str(small(tmp_path)), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("scenario", "seed", "backend", "digest", "complete", "users", "btc_blocks", "syncs",
+                "emergency_burns", "needs_topup", "reorgs", "disputes", "backing", "invariant_violations"):
+        assert key in summary, key
+    assert summary["complete"] is True and summary["scenario"] == "small" and summary["seed"] == 3
+    assert set(summary["disputes"]) >= {"filed", "accepted", "rejected"}
+    assert set(summary["backing"]) >= {"min_ratio", "violations", "max_violation_window_s"}
+    lines = (out / "events.jsonl").read_text().splitlines()
+    assert len(lines) == summary["events"] and all(json.loads(line)["seq"] == i for i, line in enumerate(lines))
+    header = (out / "metrics.csv").read_text().splitlines()[0]
+    assert header.startswith("t,rbtc_supply,btc_reserves,backing_ratio")
+    assert "report" in capsys.readouterr().out
+
+
+def test_seed_and_backend_overrides_and_replay(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", str(small(tmp_path)), "--seed", "9", "--backend", "evm", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["seed"], summary["backend"]) == (9, "evm")
+    assert main(["replay", str(out)]) == 0
+    assert "MATCH" in capsys.readouterr().out
+
+
+def test_replay_notices_a_tampered_digest(tmp_path, capsys):
+    out = tmp_path / "run"
+    main(["run", str(small(tmp_path)), "--out", str(out)])
+    summary_path = out / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["digest"] = "0" * 64
+    summary_path.write_text(json.dumps(summary))
+    assert main(["replay", str(out)]) == 1
+    assert "MISMATCH" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ("[oracle]\npoll_intervall_s = 30\n", "unknown key 'poll_intervall_s'"),
+        ("[protocol]\npreset = \"devnet\"\n", "unknown preset 'devnet'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, extra, needle):
+    assert main(["run", str(small(tmp_path, extra)), "--out", str(tmp_path / "never")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "never").exists()  # nothing half-written for input that was refused
+
+
+def test_negative_duration_exits_2(tmp_path, capsys):
+    path = tmp_path / "neg.toml"
+    path.write_text("[world]\nduration = -60\n")
+    assert main(["validate", str(path)]) == 2
+    assert "duration" in capsys.readouterr().err
+
+
+def test_unknown_contract_artifacts_exit_2(tmp_path, capsys):
+    empty = tmp_path / "out"
+    empty.mkdir()
+    assert main(["run", str(small(tmp_path)), "--backend", "evm", "--contracts", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "no artifact for contract FeePolicy" in err
+
+
+def test_list_names_every_built_in(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("baseline", "fee_drought", "deep_reorg", "oracle_outage", "load_10k"):
+        assert name in out
+
+
+def test_an_interrupted_run_is_marked_incomplete_and_keeps_what_it_wrote(tmp_path):
+    scenario = load(str(small(tmp_path)))
+    out = tmp_path / "run"
+
+    def interrupt(simulated_s, duration_s, events):
+        if simulated_s >= 4 * 3600:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        execute(scenario, out, on_progress=interrupt)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] is False and "Ctrl-C" in summary["interrupted"]
+    lines = (out / "events.jsonl").read_text().splitlines()
+    assert lines and all(json.loads(line) for line in lines)  # whole lines only
+    assert len(lines) == summary["events"]
+    assert 4 * 3600 <= summary["simulated_s"] < 12 * 3600
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert len(rows) > 2
+
+
+def test_the_command_is_installed_and_exits_2_on_bad_input(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[world]\nusers = -1\n")
+    done = subprocess.run([str(Path(sys.executable).parent / "rbtc-sim"), "validate", str(bad)],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.startswith("rbtc-sim: error: ") and "users" in done.stderr
+
+
+def test_progress_bar_is_quiet_off_a_tty_and_draws_on_one():
+    quiet = io.StringIO()
+    bar = ProgressBar("x", stream=quiet, delay_s=0)
+    bar(3600, 7200, 1000)
+    bar.close()
+    assert quiet.getvalue() == ""
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    loud = Tty()
+    bar = ProgressBar("x", stream=loud, delay_s=0)
+    bar(3600, 7200, 1000)
+    bar.close()
+    text = loud.getvalue()
+    assert "50.0%" in text and "events/s" in text and "ETA" in text
