@@ -25,8 +25,8 @@ from sim.protocol.recorder import RecordingBackend
 
 #: Wallet funding every simulated user gets from the faucet (ETH for prepaying fees).
 USER_ETH_WEI = 10**20
-#: Where spent BTC goes (an outside counterparty).
-EXTERNAL_SINK = "bcrt1qexternal"  # replaced by a real address at start-up
+#: Longest wait before the action rate is recomputed for a changed population.
+RATE_RECHECK_S = 600
 
 
 @define
@@ -98,8 +98,12 @@ class Population:
             if active == 0:
                 yield self.env.timeout(60)
                 continue
-            gap = rng.exponential(1.0 / (total * active))
-            yield self.env.timeout(int(round(gap)))
+            gap = int(round(rng.exponential(1.0 / (total * active))))
+            if gap > RATE_RECHECK_S:
+                # The population may grow meanwhile; waiting is memoryless, so draw again later.
+                yield self.env.timeout(RATE_RECHECK_S)
+                continue
+            yield self.env.timeout(gap)
             user = self.onboarded[int(rng.integers(0, len(self.onboarded)))]
             kind = kinds[int(np.searchsorted(cumulative, rng.random(), side="right"))]
             getattr(self, f"_{kind}")(user)

@@ -111,6 +111,45 @@ def cmd_replay(args) -> int:
     return EXIT_CLEAN if same else EXIT_VIOLATION
 
 
+def _evm_address(text: str) -> str:
+    value = text.strip()
+    if not (value.startswith(("0x", "0X")) and len(value) == 42):
+        raise BadInput(f"{text!r}: not an EVM address (expected 0x followed by 40 hex digits)")
+    try:
+        int(value[2:], 16)
+    except ValueError:
+        raise BadInput(f"{text!r}: not an EVM address (non-hex characters)") from None
+    return "0x" + value[2:].lower()
+
+
+def cmd_proof(args) -> int:
+    from sim.reserves_proof import proofs_for_user
+
+    user = _evm_address(args.user)
+    path = Path(args.run_dir) / "proof_of_reserves.json"
+    if not path.is_file():
+        raise BadInput(f"{args.run_dir}: no proof_of_reserves.json (was proof of reserves on in this run?)")
+    document = proofs_for_user(json.loads(path.read_text()), user)
+    if not document["leaves"]:
+        raise BadInput(f"{user}: no leaf for this user in the snapshot of round {document['round']}")
+    print(json.dumps(document, indent=2))
+    return EXIT_CLEAN
+
+
+def cmd_verify_proof(args) -> int:
+    from sim.reserves_proof import verify_document
+
+    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{args.file}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    results = verify_document(document)
+    for leaf_hash, ok, reason in results:
+        print(f"{leaf_hash}  {'VALID' if ok else 'INVALID'}  {reason}")
+    return EXIT_CLEAN if results and all(ok for _, ok, _ in results) else EXIT_VIOLATION
+
+
 def cmd_serve(args) -> int:
     from sim.api import serve
 
@@ -145,6 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="re-run a recorded run and confirm its digest")
     replay.add_argument("run_dir")
     replay.set_defaults(func=cmd_replay)
+
+    proof = sub.add_parser("proof", help="print a user's proof-of-reserves leaves and Merkle proofs")
+    proof.add_argument("run_dir")
+    proof.add_argument("--user", required=True, metavar="ADDRESS", help="the user's EVM address")
+    proof.set_defaults(func=cmd_proof)
+
+    verify = sub.add_parser("verify-proof", help="check the output of `rbtc-sim proof` offline")
+    verify.add_argument("file", help="a file written by `rbtc-sim proof`, or - for standard input")
+    verify.set_defaults(func=cmd_verify_proof)
 
     serve = sub.add_parser("serve", help="serve the realtime API over a run folder or a database URL")
     serve.add_argument("target", metavar="RUN_DIR|DB_URL")

@@ -53,6 +53,35 @@ class AgentConfig:
 
 
 @frozen
+class YieldConfig:
+    """The YieldScales flow around the pool (the pool's own parameters are protocol parameters)."""
+
+    join_holders: bool = True  # the oracle joins a holder when it first holds rBTC, updates it on every sync
+    traders: int = 0  # trader accounts a DeFi partner joins with virtual USDT
+    trader_usdt: tuple[int, int] = (1_000 * 10**6, 50_000 * 10**6)  # virtual USDT, 6 decimals
+    trader_add_per_day: float = 0.02  # a trader's partner reporting more USDT
+    claim_per_day: float = 0.05  # each participant claims its yield at this rate
+
+
+@frozen
+class DisputeConfig:
+    """Balance disputes and how the committee handles them."""
+
+    frivolous_per_day: float = 0.0  # per user: a dispute claiming a wrong balance
+    discrepancy_per_day: float = 0.0  # per user: a dispute whenever the user sees rBTC != its BTC
+    validation_delay_s: int = 60  # the committee takes this long to check a claim against Bitcoin
+    resolution_bound_s: int = 900  # every dispute must be resolved within this long after filing
+
+
+@frozen
+class ReservesConfig:
+    """Proof of reserves: Merkle snapshots of every binding's confirmed BTC, published on chain."""
+
+    interval_s: int = 86_400  # 0 turns publishing off
+    onchain_checks: int = 5  # leaves per round whose proof is also verified by the contract
+
+
+@frozen
 class ScheduledEvent:
     """Something the scenario makes happen at a given time.
 
@@ -86,6 +115,9 @@ class WorldConfig:
     bitcoin: BitcoinConfig = BitcoinConfig()
     oracle: OracleConfig = OracleConfig()
     agents: AgentConfig = AgentConfig()
+    yields: YieldConfig = YieldConfig()
+    disputes: DisputeConfig = DisputeConfig()
+    reserves: ReservesConfig = ReservesConfig()
     schedule: tuple[ScheduledEvent, ...] = ()
     #: Check the backing invariant at the end of every simulated instant (always on in tests).
     check_invariants: bool = True

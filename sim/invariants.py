@@ -232,3 +232,132 @@ class BackingMonitor:
 
     def windows(self) -> list[Window]:
         return self.closed + list(self.open.values())
+
+
+class YieldMonitor:
+    """Invariant 7 in the running world, from an independent ghost ledger of the pool.
+
+    The ghost follows every pool transaction from the outside: it keeps its own rBTC supply (from
+    Transfer events), recomputes the scale and rate the protocol prescribes, integrates rate x time
+    into its own index, and accrues each participant's yield as an exact fraction at every
+    checkpoint the specification requires. The contract floors at each checkpoint, so for every
+    participant ``0 <= ghost - (claimed + owed) < checkpoints``: a reset clock loses whole periods
+    (too low), double counting overshoots (too high). The rate must match and stay in
+    ``[0, maxRate]``; a claim must never take more than has accrued.
+    """
+
+    WRITES = {"joinAsBitcoinHolder", "joinAsTrader", "updateRBTCContribution", "emergencyBurn", "claimYield"}
+
+    def __init__(self, port: RecordingBackend, params, log: EventLog, violate, genesis_timestamp: int):
+        from contracts_model.params import YieldParams
+
+        self.p = params.yield_params or YieldParams()
+        self.log, self.violate, self.genesis = log, violate, genesis_timestamp
+        self.supply = 0
+        self.peak = 1
+        self.rate = 0
+        self.index = 0
+        self.index_at = genesis_timestamp
+        self.divisor = 10_000 * 31_536_000 * 100
+        #: participant -> [kind, base, tier, joined_at, checkpoint index, exact earned, claimed, checkpoints]
+        self.ledger: dict[str, list] = {}
+        # Aggregates for the pool-wide exact accrual in O(1): sum of base*multiplier and of
+        # base*multiplier*checkpoint index over participants, earned and claimed totals.
+        self._weight = 0
+        self._weighted_checkpoints = 0
+        self.earned_total = 0
+        self.claimed_total = 0
+        port.subscribe(self._on_transaction)
+
+    def _tier(self, age: int) -> int:
+        return 2 if age >= self.p.gold_after else (1 if age >= self.p.silver_after else 0)
+
+    def _multiplier(self, tier: int) -> int:
+        return (self.p.bronze_multiplier, self.p.silver_multiplier, self.p.gold_multiplier)[tier]
+
+    def _accrue_index(self, now: int) -> None:
+        self.index += self.rate * (now - self.index_at)
+        self.index_at = now
+
+    def _weigh(self, entry: list, sign: int) -> None:
+        weight = entry[1] * self._multiplier(entry[2])
+        self._weight += sign * weight
+        self._weighted_checkpoints += sign * weight * entry[4]
+
+    def _checkpoint(self, entry: list, now: int) -> None:
+        """Accrue at the old tier, re-evaluate the tier; the caller changes the base, then re-weighs."""
+        from fractions import Fraction
+
+        self._weigh(entry, -1)
+        accrued = Fraction(entry[1] * (self.index - entry[4]) * self._multiplier(entry[2]), self.divisor)
+        entry[5] += accrued
+        self.earned_total += accrued
+        entry[4] = self.index
+        entry[2] = self._tier(now - entry[3])
+        entry[7] += 1
+
+    def owed_total(self, now: int):
+        """Every participant's exact accrual not yet claimed, pool-wide, in O(1)."""
+        from fractions import Fraction
+
+        index = self.index + self.rate * (now - self.index_at)
+        pending = Fraction(index * self._weight - self._weighted_checkpoints, self.divisor)
+        return self.earned_total - self.claimed_total + pending
+
+    def _on_transaction(self, record: dict, receipt) -> None:
+        for event in receipt.events:
+            if event.name == "Transfer" and event.contract == "RBTCSynth":
+                source, target, amount = event.args
+                self.supply += amount if source == ZERO else 0
+                self.supply -= amount if target == ZERO else 0
+        function = record["fn"]
+        if record["to"] != "YieldScalesPool" or function not in self.WRITES:
+            return
+        now = self.genesis + record["t"]
+        self._accrue_index(now)
+        user = record["from"] if function == "claimYield" else record["args"][0]
+        entry = self.ledger.get(user)
+        if function == "joinAsBitcoinHolder" or (function == "joinAsTrader" and entry is None):
+            amount = next(e.args[2] for e in receipt.events if e.name == "ParticipantJoined")
+            entry = self.ledger[user] = [0 if function == "joinAsBitcoinHolder" else 1, amount, 0, now, self.index,
+                                         0, 0, 0]
+            self._weigh(entry, +1)
+        else:
+            self._checkpoint(entry, now)
+            if function == "joinAsTrader":
+                entry[1] += record["args"][1]
+            elif function == "updateRBTCContribution":
+                entry[1] = record["args"][1]
+            elif function == "emergencyBurn" and entry[0] == 0:
+                entry[1] = 0
+            elif function == "claimYield":
+                paid = next(e.args[1] for e in receipt.events if e.name == "YieldClaimed")
+                entry[6] += paid
+                self.claimed_total += paid
+                if entry[6] > entry[5]:
+                    self.violate("yield", user, "a claim took more than had accrued", claimed=entry[6],
+                                 accrued=float(entry[5]))
+                elif entry[5] - entry[6] >= entry[7]:
+                    self.violate("yield", user, "accrued yield was lost before the claim",
+                                 claimed=entry[6], accrued=float(entry[5]), checkpoints=entry[7])
+            self._weigh(entry, +1)
+        self.peak = max(self.peak, self.supply)
+        self.rate = min(self.p.max_rate, self.p.base_rate * (self.supply * 100 // self.peak) * 100 // 10_000)
+        reported = next((e.args[2] for e in receipt.events if e.name == "YieldCalculated"), None)
+        if reported != self.rate:
+            self.violate("yield", user, "the pool's rate differs from the rate the scales prescribe",
+                         pool_rate=reported, expected_rate=self.rate)
+
+    def final_check(self, port, now: int) -> None:
+        """Compare every participant's claimed + owed with the ghost's exact accrual."""
+        from fractions import Fraction
+
+        index = self.index + self.rate * (now - self.index_at)
+        for user in sorted(self.ledger):
+            kind, base, tier, _, checkpoint, earned, claimed, checkpoints = self.ledger[user]
+            exact = earned + Fraction(base * (index - checkpoint) * self._multiplier(tier), self.divisor)
+            owed = port.call("YieldScalesPool", "calculateYieldOwed", (user,))
+            paid_and_owed = claimed + owed
+            if not 0 <= exact - paid_and_owed < checkpoints + 1:
+                self.violate("yield", user, "accrued yield differs from the exact accrual by more than rounding",
+                             claimed_plus_owed=paid_and_owed, exact=float(exact), checkpoints=checkpoints)

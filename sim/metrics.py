@@ -53,7 +53,7 @@ class Metrics:
         monitor = w.monitor
         supply = monitor.total_rbtc if monitor else w.port.total_supply()
         reserves = monitor.total_confirmed if monitor else 0
-        extra = w.yield_snapshot() if hasattr(w, "yield_snapshot") else {}
+        extra = w.yield_snapshot()
         row = {
             "t": int(w.env.now),
             "rbtc_supply": supply,

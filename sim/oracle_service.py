@@ -160,8 +160,11 @@ class OracleService:
         balance = self.chain.confirmed_balance
         return sum(balance(a, self.min_conf) for a in self.registry.addresses_of(user))
 
-    def reconcile(self, user: str) -> str:
-        """Bring one user's lastSats to its confirmed balance if the rules allow; returns what was done."""
+    def reconcile(self, user: str, *, force: bool = False) -> str:
+        """Bring one user's lastSats to its confirmed balance if the rules allow; returns what was done.
+
+        ``force`` skips the rate limit (the committee re-syncing a user after an accepted dispute).
+        """
         confirmed = self.confirmed(user)
         recorded = self.recorded.get(user, 0)
         delta = confirmed - recorded
@@ -170,7 +173,8 @@ class OracleService:
             self.stuck.discard(user)
             return "none"
         block = self.port.evm_block_at(self.now)
-        if delta > 0 and delta < self.config.delta_threshold_sats and self._last_sync_block.get(user) == block:
+        if (not force and 0 < delta < self.config.delta_threshold_sats
+                and self._last_sync_block.get(user) == block):
             self.deferred.add(user)
             self._op("deferred", user, delta, confirmed, recorded)
             self._wake_at((block) * self.port.block_time_s, "rate limit")  # the next EVM block

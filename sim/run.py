@@ -27,7 +27,7 @@ from sim.world import World
 REPORTS_DIR = Path(__file__).resolve().parents[1] / "reports"
 #: Files a run writes; an existing run folder is cleared of these before a new run.
 RUN_FILES = ("summary.json", "events.jsonl", "metrics.csv", "scenario.toml", "report.md", "report.html",
-             "index.sqlite", "index.sqlite-wal", "index.sqlite-shm")
+             "proof_of_reserves.json", "index.sqlite", "index.sqlite-wal", "index.sqlite-shm")
 
 
 def default_out_dir(scenario: Scenario) -> Path:
@@ -108,8 +108,7 @@ def summarize(scenario: Scenario, world: World | None, log: EventLog, *, complet
         "emergency_burns": metrics.ops["emergency_burn"],
         "needs_topup": metrics.ops["needs_topup"],
         "oracle_rounds": world.oracle.rounds,
-        "disputes": world.dispute_summary() if hasattr(world, "dispute_summary") else
-        {"filed": 0, "accepted": 0, "rejected": 0, "max_resolution_s": None},
+        "disputes": world.dispute_summary(),
         "backing": {
             "min_ratio": monitor.min_ratio if monitor else None,
             "violations": len(windows),
@@ -126,8 +125,7 @@ def summarize(scenario: Scenario, world: World | None, log: EventLog, *, complet
         },
         "fees_collected_wei": metrics.fees,
     })
-    if hasattr(world, "extra_summary"):
-        summary.update(world.extra_summary())
+    summary.update(world.extra_summary())
     return summary
 
 
@@ -168,6 +166,8 @@ def execute(scenario: Scenario, out_dir: Path | None = None, *,
         interrupted = "crashed while running"
         world.run(on_progress=progress)
         world.finish()
+        if world.reserves.latest is not None:
+            write_json(run_dir / "proof_of_reserves.json", world.reserves.latest.as_json())
         interrupted = None
     except KeyboardInterrupt:
         interrupted = "interrupted (Ctrl-C)"

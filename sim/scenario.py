@@ -16,6 +16,9 @@ Layout::
     [bitcoin]    network, mean_block_interval_s, max_block_txs
     [oracle]     poll_interval_s, delta_threshold_sats, reaction_delay_s, register_with_prepay_share
     [agents]     fields of AgentConfig (rates per user per day, ranges as [low, high])
+    [yield]      join_holders, traders, trader_usdt, trader_add_per_day, claim_per_day
+    [disputes]   frivolous_per_day, discrepancy_per_day, validation_delay_s, resolution_bound_s
+    [reserves]   interval_s (proof-of-reserves rounds; 0 = off), onchain_checks
     [[events]]   kind = "reorg" | "fee_drought" | "deposit_burst" | "oracle_outage" | "dispute_wave",
                  at = <time>, and the kind's own keys
 
@@ -34,7 +37,16 @@ from pathlib import Path
 import attrs
 
 from contracts_model.params import PRESETS, ProtocolParams, YieldParams
-from sim.config import AgentConfig, BitcoinConfig, OracleConfig, ScheduledEvent, WorldConfig
+from sim.config import (
+    AgentConfig,
+    BitcoinConfig,
+    DisputeConfig,
+    OracleConfig,
+    ReservesConfig,
+    ScheduledEvent,
+    WorldConfig,
+    YieldConfig,
+)
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 BACKENDS = ("model", "evm", "lockstep")
@@ -50,6 +62,11 @@ EVENT_KEYS: dict[str, dict[str, tuple[type, bool]]] = {
     "oracle_outage": {"duration": (int, True)},
     "dispute_wave": {"users": (float, False), "truthful": (float, False)},
 }
+
+
+#: WorldConfig fields that come from their own tables, not from [world].
+_NOT_WORLD_KEYS = ("params", "preset", "bitcoin", "oracle", "agents", "yields", "disputes", "reserves", "schedule",
+                   "check_invariants")
 
 
 class ScenarioError(ValueError):
@@ -172,7 +189,7 @@ def load(name_or_path: str) -> Scenario:
 
 
 def parse(data: dict, source: str, path: Path | None = None) -> Scenario:
-    known = ("scenario", "world", "protocol", "bitcoin", "oracle", "agents", "events")
+    known = ("scenario", "world", "protocol", "bitcoin", "oracle", "agents", "yield", "disputes", "reserves", "events")
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise ScenarioError(f"{source}: unknown table [{unknown[0]}] (known: {', '.join(known)})")
@@ -185,8 +202,7 @@ def parse(data: dict, source: str, path: Path | None = None) -> Scenario:
     world = dict(data.get("world", {}))
     if "duration" in world:
         world["duration_s"] = parse_duration(world.pop("duration"), f"{source}: [world] duration")
-    config = _build(WorldConfig, world, f"{source}: [world]",
-                    skip=("params", "preset", "bitcoin", "oracle", "agents", "schedule", "check_invariants"))
+    config = _build(WorldConfig, world, f"{source}: [world]", skip=_NOT_WORLD_KEYS)
     if config.duration_s <= 0:
         raise ScenarioError(f"{source}: [world] duration: expected a positive duration, got {config.duration_s}")
     if config.users < 1:
@@ -198,6 +214,9 @@ def parse(data: dict, source: str, path: Path | None = None) -> Scenario:
         raise ScenarioError(f"{source}: [bitcoin] network: expected one of {', '.join(NETWORKS)}, got {bitcoin.network!r}")
     oracle = _build(OracleConfig, data.get("oracle", {}), f"{source}: [oracle]")
     agents = _build(AgentConfig, data.get("agents", {}), f"{source}: [agents]")
+    yields = _build(YieldConfig, data.get("yield", {}), f"{source}: [yield]")
+    disputes = _build(DisputeConfig, data.get("disputes", {}), f"{source}: [disputes]")
+    reserves = _build(ReservesConfig, data.get("reserves", {}), f"{source}: [reserves]")
     for share in ("taproot_share", "topup_share"):
         if getattr(agents, share) > 1:
             raise ScenarioError(f"{source}: [agents] {share}: expected a share between 0 and 1, got {getattr(agents, share)}")
@@ -206,7 +225,7 @@ def parse(data: dict, source: str, path: Path | None = None) -> Scenario:
         raise ScenarioError(f"{source}: events: expected [[events]] tables, got {events!r}")
     schedule = tuple(_event(item, f"{source}: [[events]] #{i + 1}", config.duration_s) for i, item in enumerate(events))
     config = attrs.evolve(config, params=params, preset=preset, bitcoin=bitcoin, oracle=oracle, agents=agents,
-                          schedule=schedule)
+                          yields=yields, disputes=disputes, reserves=reserves, schedule=schedule)
     return Scenario(name, header.get("description", ""), header.get("expected", ""), config, path)
 
 
@@ -291,13 +310,14 @@ def dump(scenario: Scenario) -> str:
     c = scenario.config
     lines = ["[scenario]", f"name = {_toml_value(scenario.name)}",
              f"description = {_toml_value(scenario.description)}", f"expected = {_toml_value(scenario.expected)}", ""]
-    lines += _table("world", c, skip=("params", "preset", "bitcoin", "oracle", "agents", "schedule", "check_invariants"))
+    lines += _table("world", c, skip=_NOT_WORLD_KEYS)
     lines += _table("protocol", c.params, skip=("yield_params",))
     if c.preset is not None:
         lines.insert(len(lines) - 1, f"preset = {_toml_value(c.preset)}")
     if c.params.yield_params is not None:
         lines += _table("protocol.yield", c.params.yield_params)
     lines += _table("bitcoin", c.bitcoin) + _table("oracle", c.oracle) + _table("agents", c.agents)
+    lines += _table("yield", c.yields) + _table("disputes", c.disputes) + _table("reserves", c.reserves)
     for event in c.schedule:
         lines.append("[[events]]")
         lines.append(f"kind = {_toml_value(event.kind)}")

@@ -20,7 +20,8 @@ from sim.bitcoin.chain import BitcoinChain
 from sim.bitcoin.reorg import ReorgPolicy
 from sim.config import WorldConfig
 from sim.eventlog import EventLog
-from sim.invariants import BackingMonitor
+from sim.disputes import Disputes
+from sim.invariants import BackingMonitor, YieldMonitor
 from sim.metrics import Metrics
 from sim.oracle_service import OracleService
 from sim.protocol.evm_backend import GENESIS_TIMESTAMP, EvmBackend
@@ -29,6 +30,8 @@ from sim.protocol.model_backend import ModelBackend
 from sim.protocol.port import Backend
 from sim.protocol.recorder import RecordingBackend
 from sim.registry import Registry
+from sim.reserves import ReservesPublisher
+from sim.yield_flow import YieldFlow
 
 BACKENDS = ("model", "evm", "lockstep")
 
@@ -54,8 +57,9 @@ class World:
     def __init__(self, config: WorldConfig, *, log: EventLog | None = None, backend: Backend | None = None):
         self.config = config
         self.env = simpy.Environment()
-        streams = np.random.SeedSequence(config.seed).spawn(4)
-        self.rng_chain, self.rng_agents, self.rng_oracle, self.rng_events = (np.random.default_rng(s) for s in streams)
+        streams = np.random.SeedSequence(config.seed).spawn(6)
+        (self.rng_chain, self.rng_agents, self.rng_oracle, self.rng_events, self.rng_yield,
+         self.rng_disputes) = (np.random.default_rng(s) for s in streams)
         self.log = log if log is not None else EventLog()
         self.backend = backend if backend is not None else make_backend(config)
         self.port = RecordingBackend(self.backend, self.log, lambda: int(self.env.now), GENESIS_TIMESTAMP,
@@ -70,9 +74,18 @@ class World:
                                      config.users, btc.network, self.rng_agents,
                                      config.oracle.register_with_prepay_share)
         self.monitor = None
+        self.yield_monitor = None
+        self.violations: list = []
         if config.check_invariants:
             self.monitor = BackingMonitor(self.env, self.chain, self.port, self.registry, self.oracle, self.log)
             self.oracle.on_bind.append(lambda binding: self.monitor.user_bound(binding.user))
+            self.yield_monitor = YieldMonitor(self.port, config.params, self.log, self.violate, GENESIS_TIMESTAMP)
+        self.yields = YieldFlow(self.env, self.port, self.oracle, self.log, config.yields, self.rng_yield,
+                                config.agents.onboarding_window_s)
+        self.disputes = Disputes(self.env, self.chain, self.port, self.registry, self.oracle, self.yields, self.log,
+                                 config.disputes, self.rng_disputes, self.violate)
+        self.reserves = ReservesPublisher(self.env, self.chain, self.port, self.registry, self.log, config.reserves,
+                                          self.oracle.min_conf, GENESIS_TIMESTAMP, self.violate)
         self.metrics = Metrics(self)
         self.log.append(0, "world_start", seed=config.seed, users=config.users, duration_s=config.duration_s,
                         contracts=self.backend.addresses)
@@ -82,6 +95,10 @@ class World:
         env.process(self.population.onboarding())
         env.process(self.population.activity())
         env.process(self._schedule())
+        env.process(self.yields.trader_onboarding())
+        env.process(self.yields.activity())
+        env.process(self.disputes.activity(self.population.users))
+        env.process(self.reserves.run())
         env.process(self.metrics.run(self.metrics_interval))
         self.finished = False
 
@@ -129,10 +146,49 @@ class World:
             self.population.fee_drought(int(params["duration_s"]))
         elif kind == "oracle_outage":
             self.oracle.go_offline(int(params["duration_s"]))
+        elif kind == "dispute_wave":
+            self.disputes.wave(self.population.users, float(params.get("users", 0.2)),
+                               float(params.get("truthful", 0.5)))
         elif kind == "deposit_burst":
             self.population.deposit_burst(float(params.get("users", 0.5)), tuple(params.get("sats", (10_000, 1_000_000))))
         else:
             raise ValueError(f"unknown scheduled event kind {kind!r}")
+
+    # ------------------------------------------------------------------ invariants and figures
+
+    def violate(self, invariant: str, actor: str, message: str, **values) -> None:
+        """Record an invariant violation (every monitor reports through the backing monitor's list)."""
+        if self.monitor is not None:
+            self.monitor._violate(invariant, actor, message, **values)
+
+    def yield_snapshot(self) -> dict:
+        figures = self.yields.snapshot()
+        if self.yield_monitor is not None:
+            figures["owed"] = int(self.yield_monitor.owed_total(GENESIS_TIMESTAMP + int(self.env.now)))
+        return figures
+
+    def dispute_summary(self) -> dict:
+        return self.disputes.summary()
+
+    def extra_summary(self) -> dict:
+        latest = self.reserves.latest
+        return {
+            "yield": {
+                "participants": len(self.yields.participants),
+                "traders": sum(1 for kind in self.yields.participants.values() if kind == 1),
+                "claims": self.yields.claims,
+                "claimed": self.yields.claimed,
+                "rate_bps": self.port.call("YieldScalesPool", "calculateYieldRate"),
+                "tiers": self.yields.tiers(),
+            },
+            "proof_of_reserves": {
+                "rounds": self.reserves.rounds,
+                "last_root": "0x" + latest.root.hex() if latest else None,
+                "last_height": latest.height if latest else None,
+                "last_total_sats": latest.total_sats if latest else None,
+                "onchain_verified_proofs": self.reserves.verified,
+            },
+        }
 
     # ------------------------------------------------------------------ running
 
@@ -165,6 +221,8 @@ class World:
                 if balances[user] != self.monitor.rbtc.get(user, 0):
                     self.monitor._violate("consistency", user, "balanceOf differs from the Transfer events",
                                           balance=balances[user], from_events=self.monitor.rbtc.get(user, 0))
+            if self.yield_monitor is not None:
+                self.yield_monitor.final_check(self.port, GENESIS_TIMESTAMP + now)
             if isinstance(self.backend, LockstepBackend):
                 self.backend.track(*users)
                 self.backend.check_state("end of run")

@@ -81,7 +81,8 @@ def test_protocol_overrides_on_a_preset_and_yield_parameters():
 def test_every_built_in_validates_and_round_trips_through_toml(tmp_path):
     scenarios = builtins()
     names = {s.name for s in scenarios}
-    assert {"baseline", "fee_drought", "deep_reorg", "oracle_outage", "load_10k"} <= names
+    assert {"baseline", "fee_drought", "deep_reorg", "dispute_storm", "yield_season", "oracle_outage",
+            "load_10k"} <= names
     for scenario in scenarios:
         assert scenario.description and scenario.expected, f"{scenario.name} lacks its story"
         path = tmp_path / f"{scenario.name}.toml"
@@ -121,5 +122,13 @@ def test_built_in_scenarios_keep_their_pinned_digest_and_expected_outcome(name, 
         assert 0 < windows["max_violation_window_s"] <= 31
     if name == "oracle_outage":
         assert summary["backing"]["windows_by_cause"]["outage"] > 0
+    if name == "dispute_storm":
+        disputes = summary["disputes"]
+        assert disputes["accepted"] > 0 and disputes["rejected"] > 0 and disputes["open"] == 0
+        assert disputes["max_resolution_s"] <= 900
+    if name == "yield_season":
+        tiers = summary["yield"]["tiers"]
+        assert tiers["silver"] > 0 and tiers["gold"] > 0
+        assert summary["yield"]["claims"] > 0 and summary["yield"]["traders"] > 0
     if name == "baseline":
         assert summary["backend"] == "evm" and summary["backing"]["violations"] == 0
