@@ -26,6 +26,8 @@ online): every user whose rBTC differs from its confirmed BTC must be one the or
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from attrs import define
 
 from sim.bitcoin.chain import BitcoinChain
@@ -234,6 +236,22 @@ class BackingMonitor:
         return self.closed + list(self.open.values())
 
 
+@define
+class Position:
+    """The ghost ledger's view of one pool participant."""
+
+    kind: int  # 0 holder, 1 trader
+    base: int
+    tier: int
+    joined_at: int
+    checkpoint_index: int
+    earned: object  # Fraction: exact accrual up to the last checkpoint
+    claimed: int = 0
+    checkpoints: int = 0
+    base_seconds: int = 0  # integral of base over time, for time-weighted APYs
+    changed_at: int = 0
+
+
 class YieldMonitor:
     """Invariant 7 in the running world, from an independent ghost ledger of the pool.
 
@@ -241,8 +259,8 @@ class YieldMonitor:
     Transfer events), recomputes the scale and rate the protocol prescribes, integrates rate x time
     into its own index, and accrues each participant's yield as an exact fraction at every
     checkpoint the specification requires. The contract floors at each checkpoint, so for every
-    participant ``0 <= ghost - (claimed + owed) < checkpoints``: a reset clock loses whole periods
-    (too low), double counting overshoots (too high). The rate must match and stay in
+    participant ``0 <= ghost - (claimed + owed) < checkpoints + 1``: a reset clock loses whole
+    periods (too low), double counting overshoots (too high). The rate must match and stay in
     ``[0, maxRate]``; a claim must never take more than has accrued.
     """
 
@@ -259,13 +277,12 @@ class YieldMonitor:
         self.index = 0
         self.index_at = genesis_timestamp
         self.divisor = 10_000 * 31_536_000 * 100
-        #: participant -> [kind, base, tier, joined_at, checkpoint index, exact earned, claimed, checkpoints]
-        self.ledger: dict[str, list] = {}
-        # Aggregates for the pool-wide exact accrual in O(1): sum of base*multiplier and of
-        # base*multiplier*checkpoint index over participants, earned and claimed totals.
+        self.ledger: dict[str, Position] = {}
+        # Aggregates for the pool-wide exact accrual in O(1): sums over participants of
+        # base * multiplier and of base * multiplier * checkpoint index; earned and claimed totals.
         self._weight = 0
         self._weighted_checkpoints = 0
-        self.earned_total = 0
+        self.earned_total = Fraction(0)
         self.claimed_total = 0
         port.subscribe(self._on_transaction)
 
@@ -275,31 +292,26 @@ class YieldMonitor:
     def _multiplier(self, tier: int) -> int:
         return (self.p.bronze_multiplier, self.p.silver_multiplier, self.p.gold_multiplier)[tier]
 
-    def _accrue_index(self, now: int) -> None:
-        self.index += self.rate * (now - self.index_at)
-        self.index_at = now
-
-    def _weigh(self, entry: list, sign: int) -> None:
-        weight = entry[1] * self._multiplier(entry[2])
+    def _weigh(self, position: Position, sign: int) -> None:
+        weight = position.base * self._multiplier(position.tier)
         self._weight += sign * weight
-        self._weighted_checkpoints += sign * weight * entry[4]
+        self._weighted_checkpoints += sign * weight * position.checkpoint_index
 
-    def _checkpoint(self, entry: list, now: int) -> None:
+    def _checkpoint(self, position: Position, now: int) -> None:
         """Accrue at the old tier, re-evaluate the tier; the caller changes the base, then re-weighs."""
-        from fractions import Fraction
-
-        self._weigh(entry, -1)
-        accrued = Fraction(entry[1] * (self.index - entry[4]) * self._multiplier(entry[2]), self.divisor)
-        entry[5] += accrued
+        self._weigh(position, -1)
+        accrued = Fraction(position.base * (self.index - position.checkpoint_index) * self._multiplier(position.tier),
+                           self.divisor)
+        position.earned += accrued
         self.earned_total += accrued
-        entry[4] = self.index
-        entry[2] = self._tier(now - entry[3])
-        entry[7] += 1
+        position.checkpoint_index = self.index
+        position.tier = self._tier(now - position.joined_at)
+        position.checkpoints += 1
+        position.base_seconds += position.base * (now - position.changed_at)
+        position.changed_at = now
 
-    def owed_total(self, now: int):
+    def owed_total(self, now: int) -> Fraction:
         """Every participant's exact accrual not yet claimed, pool-wide, in O(1)."""
-        from fractions import Fraction
-
         index = self.index + self.rate * (now - self.index_at)
         pending = Fraction(index * self._weight - self._weighted_checkpoints, self.divisor)
         return self.earned_total - self.claimed_total + pending
@@ -314,33 +326,33 @@ class YieldMonitor:
         if record["to"] != "YieldScalesPool" or function not in self.WRITES:
             return
         now = self.genesis + record["t"]
-        self._accrue_index(now)
+        self.index += self.rate * (now - self.index_at)
+        self.index_at = now
         user = record["from"] if function == "claimYield" else record["args"][0]
-        entry = self.ledger.get(user)
-        if function == "joinAsBitcoinHolder" or (function == "joinAsTrader" and entry is None):
+        position = self.ledger.get(user)
+        if position is None:  # a join
             amount = next(e.args[2] for e in receipt.events if e.name == "ParticipantJoined")
-            entry = self.ledger[user] = [0 if function == "joinAsBitcoinHolder" else 1, amount, 0, now, self.index,
-                                         0, 0, 0]
-            self._weigh(entry, +1)
+            kind = 0 if function == "joinAsBitcoinHolder" else 1
+            position = self.ledger[user] = Position(kind, amount, 0, now, self.index, Fraction(0), changed_at=now)
         else:
-            self._checkpoint(entry, now)
+            self._checkpoint(position, now)
             if function == "joinAsTrader":
-                entry[1] += record["args"][1]
+                position.base += record["args"][1]
             elif function == "updateRBTCContribution":
-                entry[1] = record["args"][1]
-            elif function == "emergencyBurn" and entry[0] == 0:
-                entry[1] = 0
+                position.base = record["args"][1]
+            elif function == "emergencyBurn" and position.kind == 0:
+                position.base = 0
             elif function == "claimYield":
                 paid = next(e.args[1] for e in receipt.events if e.name == "YieldClaimed")
-                entry[6] += paid
+                position.claimed += paid
                 self.claimed_total += paid
-                if entry[6] > entry[5]:
-                    self.violate("yield", user, "a claim took more than had accrued", claimed=entry[6],
-                                 accrued=float(entry[5]))
-                elif entry[5] - entry[6] >= entry[7]:
-                    self.violate("yield", user, "accrued yield was lost before the claim",
-                                 claimed=entry[6], accrued=float(entry[5]), checkpoints=entry[7])
-            self._weigh(entry, +1)
+                if position.claimed > position.earned:
+                    self.violate("yield", user, "a claim took more than had accrued", claimed=position.claimed,
+                                 accrued=float(position.earned))
+                elif position.earned - position.claimed >= position.checkpoints:
+                    self.violate("yield", user, "accrued yield was lost before the claim", claimed=position.claimed,
+                                 accrued=float(position.earned), checkpoints=position.checkpoints)
+        self._weigh(position, +1)
         self.peak = max(self.peak, self.supply)
         self.rate = min(self.p.max_rate, self.p.base_rate * (self.supply * 100 // self.peak) * 100 // 10_000)
         reported = next((e.args[2] for e in receipt.events if e.name == "YieldCalculated"), None)
@@ -348,16 +360,33 @@ class YieldMonitor:
             self.violate("yield", user, "the pool's rate differs from the rate the scales prescribe",
                          pool_rate=reported, expected_rate=self.rate)
 
+    def _exact(self, position: Position, index: int) -> Fraction:
+        pending = position.base * (index - position.checkpoint_index) * self._multiplier(position.tier)
+        return position.earned + Fraction(pending, self.divisor)
+
     def final_check(self, port, now: int) -> None:
         """Compare every participant's claimed + owed with the ghost's exact accrual."""
-        from fractions import Fraction
-
         index = self.index + self.rate * (now - self.index_at)
         for user in sorted(self.ledger):
-            kind, base, tier, _, checkpoint, earned, claimed, checkpoints = self.ledger[user]
-            exact = earned + Fraction(base * (index - checkpoint) * self._multiplier(tier), self.divisor)
-            owed = port.call("YieldScalesPool", "calculateYieldOwed", (user,))
-            paid_and_owed = claimed + owed
-            if not 0 <= exact - paid_and_owed < checkpoints + 1:
+            position = self.ledger[user]
+            exact = self._exact(position, index)
+            paid_and_owed = position.claimed + port.call("YieldScalesPool", "calculateYieldOwed", (user,))
+            if not 0 <= exact - paid_and_owed < position.checkpoints + 1:
                 self.violate("yield", user, "accrued yield differs from the exact accrual by more than rounding",
-                             claimed_plus_owed=paid_and_owed, exact=float(exact), checkpoints=checkpoints)
+                             claimed_plus_owed=paid_and_owed, exact=float(exact), checkpoints=position.checkpoints)
+
+    def participant_figures(self, now: int) -> list[dict]:
+        """Per participant: kind, tier, days in the pool, exact accrual, claimed, and the APY it earned
+        (accrual over the time-weighted base), for research sweeps and reports."""
+        index = self.index + self.rate * (now - self.index_at)
+        figures = []
+        for user in sorted(self.ledger):
+            position = self.ledger[user]
+            seconds = now - position.joined_at
+            base_seconds = position.base_seconds + position.base * (now - position.changed_at)
+            accrued = self._exact(position, index)
+            apy = float(accrued * 31_536_000 / base_seconds) if base_seconds > 0 else None
+            figures.append({"user": user, "kind": "holder" if position.kind == 0 else "trader",
+                            "tier": self._tier(seconds), "days": seconds / 86_400, "accrued": float(accrued),
+                            "claimed": position.claimed, "apy": apy})
+        return figures

@@ -49,10 +49,9 @@ def test_every_claim_paid_exactly_the_accrual(season):
     ledger = season.yield_monitor.ledger
     claims = [r for r in season.log.records if r["kind"] == "evm_tx" and r["fn"] == "claimYield"]
     assert len(claims) > 50
-    for user, entry in ledger.items():
-        claimed, exact, checkpoints = entry[6], entry[5], entry[7]
-        assert claimed <= exact < claimed + checkpoints + season.port.call(
-            "YieldScalesPool", "calculateYieldOwed", (user,)) + 1
+    for user, position in ledger.items():
+        owed = season.port.call("YieldScalesPool", "calculateYieldOwed", (user,))
+        assert position.claimed <= position.earned < position.claimed + owed + position.checkpoints + 1
 
 
 def test_contribution_changes_between_claims_lose_nothing():
