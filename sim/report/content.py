@@ -1,0 +1,27 @@
+"""The report's content, in its fixed order: run, verdict, key figures, plots, timeline."""
+
+from __future__ import annotations
+
+from sim.report import figures, header, plots, timeline, violations
+from sim.report.document import Document, Section
+from sim.report.run import Run
+
+
+def plots_section(run: Run) -> Section:
+    return Section("plots", "Plots", tuple(plot(run) for plot in plots.ALL))
+
+
+def document(run: Run) -> Document:
+    title, subtitle = header.title(run)
+    return Document(
+        title=title,
+        subtitle=subtitle,
+        top=header.top(run),
+        sections=(
+            header.section(run),
+            violations.section(run),
+            figures.section(run),
+            plots_section(run),
+            timeline.section(run),
+        ),
+    )
