@@ -20,6 +20,8 @@ from pathlib import Path
 
 from attrs import frozen
 
+from sim.evm.codec import canonical_type
+
 #: The project's own artifact directory, used when no other is given.
 DEFAULT_ARTIFACT_DIR = Path(__file__).resolve().parents[2] / "contracts_model" / "artifacts"
 #: The Solidity sources those artifacts are compiled from.
@@ -114,16 +116,8 @@ class Artifact:
         return {_signature(entry) for entry in self.abi if entry.get("type") == kind}
 
 
-def _canonical_type(param: dict) -> str:
-    kind = param["type"]
-    if kind.startswith("tuple"):
-        inner = ",".join(_canonical_type(c) for c in param.get("components", ()))
-        return f"({inner}){kind[len('tuple'):]}"
-    return kind
-
-
 def _signature(entry: dict) -> str:
-    types = ",".join(_canonical_type(p) for p in entry.get("inputs", ()))
+    types = ",".join(canonical_type(p) for p in entry.get("inputs", ()))
     return f"{entry.get('name', '')}({types})"
 
 
