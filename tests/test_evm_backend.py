@@ -125,3 +125,15 @@ def test_reverts_of_errors_only_a_foreign_build_declares():
     panic = decode_revert(keccak(text="Panic(uint256)")[:4] + encode(["uint256"], [0x11]), {})
     assert panic == errors.Panic(0x11)
     assert decode_revert(b"", {}) == errors.BareRevert()
+
+
+def test_contracts_are_callable_like_python_objects(fresh):
+    synth, vault = fresh.contract("RBTCSynth"), fresh.contract("FeeVault")
+    receipt = vault.depositETH(ALICE, sender=fresh.accounts.committee, value=ETHER)
+    assert receipt.events[0].name == "Deposited"
+    assert vault.balanceOf(ALICE) == ETHER
+    assert synth.symbol() == "rBTC-SYNTH"
+    with pytest.raises(errors.Soulbound):
+        synth.transfer(ALICE, 1, sender=ALICE)
+    with pytest.raises(KeyError, match="no contract 'Nope'"):
+        fresh.contract("Nope")

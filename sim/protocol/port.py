@@ -85,6 +85,13 @@ class Backend(ABC):
         """Whether the deployed ``contract`` has ``function`` (foreign builds may lack the project's extras)."""
         return contract in self.addresses
 
+    def contract(self, name: str) -> "ContractProxy":
+        """``backend.contract("RBTCSynth").balanceOf(user)`` calls a view;
+        ``.oracleMint(user, 5, sender=addr)`` sends a transaction (``value=`` for payable functions)."""
+        if name not in self.addresses:
+            raise KeyError(f"no contract {name!r} in this deployment (has: {', '.join(self.addresses)})")
+        return ContractProxy(self, name)
+
     # ------------------------------------------------------------------ typed helpers
 
     def sync(self, user: str, new_balance_sats: int, proof: bytes = b"") -> Receipt:
@@ -132,3 +139,27 @@ class Backend(ABC):
 
     def publish_reserves(self, root: bytes, height: int, total_sats: int) -> Receipt:
         return self.transact(self.accounts.committee, "ProofOfReserves", "publishRoot", (root, height, total_sats))
+
+
+class ContractProxy:
+    """One deployed contract's functions as Python attributes (see :meth:`Backend.contract`)."""
+
+    def __init__(self, backend: Backend, name: str):
+        self._backend, self._name = backend, name
+        self.address = backend.addresses[name]
+
+    def __getattr__(self, function: str):
+        if function.startswith("_"):
+            raise AttributeError(function)
+        backend, name = self._backend, self._name
+
+        def invoke(*args: Any, sender: str | None = None, value: int = 0):
+            if sender is None:
+                return backend.call(name, function, args)
+            return backend.transact(sender, name, function, args, value)
+
+        invoke.__name__ = function
+        return invoke
+
+    def __repr__(self) -> str:
+        return f"<{self._name} at {self.address} on {self._backend.name}>"
