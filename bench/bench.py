@@ -117,7 +117,19 @@ def bench_world(args) -> bool:
     return ok_model and ok_evm
 
 
+def _register_optional_sections() -> None:
+    from bench.bench_api import add_arguments as api_arguments
+    from bench.bench_api import bench_api
+
+    SECTIONS["api"] = bench_api
+    OPTIONS.append(api_arguments)
+
+
+OPTIONS: list = []
+
+
 def main(argv=None) -> int:
+    _register_optional_sections()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run only these sections")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
@@ -126,6 +138,8 @@ def main(argv=None) -> int:
     parser.add_argument("--model-syncs", type=int, default=200_000)
     parser.add_argument("--world-model-users", type=int, default=10_000)
     parser.add_argument("--world-evm-users", type=int, default=1_000)
+    for add in OPTIONS:
+        add(parser)
     args = parser.parse_args(argv)
     results = {}
     for name in args.only or list(SECTIONS):

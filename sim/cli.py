@@ -33,28 +33,28 @@ def _scenario(args):
 
 def cmd_run(args) -> int:
     from sim.progress import ProgressBar
-    from sim.run import execute
+    from sim.run import default_out_dir, execute
 
     scenario = _scenario(args)
     if scenario.config.contracts_dir:
         from sim.protocol.artifacts import load_artifacts
 
         load_artifacts(scenario.config.contracts_dir)  # fail fast, before anything is written
+    run_dir = Path(args.out) if args.out else default_out_dir(scenario)
     bar = ProgressBar(f"{scenario.name} (seed {scenario.config.seed}, {scenario.config.backend})")
     server = None
 
     def attach(world):
         nonlocal server
         if args.serve:
-            from sim.api import start_background
+            from sim.api import serve_world
 
-            server = start_background(world, args.out_dir_resolved, host=args.host, port=args.port)
+            server = serve_world(world, run_dir, host=args.host, port=args.port)
             print(f"serving the realtime API at http://{args.host}:{args.port}/api/realtime/ while the world runs",
                   file=sys.stderr)
 
-    args.out_dir_resolved = Path(args.out) if args.out else None
     try:
-        summary, run_dir = execute(scenario, args.out_dir_resolved, on_progress=bar, on_world=attach)
+        summary, run_dir = execute(scenario, run_dir, on_progress=bar, on_world=attach)
     finally:
         bar.close()
         if server is not None and not args.keep_serving:

@@ -157,6 +157,7 @@ class BackingMonitor:
         balance = self.chain.confirmed_balance
         min_conf = self.min_conf
         changes = self.chain.changes_since(self._cursor, min_conf, self.registry.watched)
+        new_tip = changes.cursor != self._cursor
         self._cursor = changes.cursor
         owner_of = self.registry.owner_of
         self._dirty.update(owner_of(a) for a in changes.addresses)
@@ -196,6 +197,9 @@ class BackingMonitor:
                 window.violated = True
                 self._violate("backing", window.user, f"{window.cause} window outlived its bound",
                               opened_at=window.start, bound=self._bound(window), excess=window.max_excess)
+        if new_tip:  # the chain-side reserves, for the indexer and the API's backing ratio
+            self.log.append(now, "reserves", height=self.chain.height, min_conf=min_conf,
+                            confirmed_sats=self.total_confirmed, addresses=len(self.registry.watched))
         if self.total_rbtc > 0:
             ratio = self.total_confirmed / self.total_rbtc
             if self.min_ratio is None or ratio < self.min_ratio:

@@ -156,3 +156,40 @@ def test_progress_bar_is_quiet_off_a_tty_and_draws_on_one():
     bar.close()
     text = loud.getvalue()
     assert "50.0%" in text and "events/s" in text and "ETA" in text
+
+
+def test_run_with_serve_answers_over_http_while_the_world_runs(tmp_path):
+    """`run --serve`: the API answers during the run, from a live index of the world."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = tmp_path / "served.toml"
+    path.write_text(SMALL.replace('duration = "12h"', 'duration = "4d"').replace("users = 20", "users = 300"))
+    out = tmp_path / "run"
+    command = [str(Path(sys.executable).parent / "rbtc-sim"), "run", str(path), "--out", str(out), "--serve",
+               "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    answered_during_run = None
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/realtime/proof-of-reserves", timeout=2)
+            except httpx.TransportError:
+                time.sleep(0.1)
+                continue
+            if response.status_code == 200 and response.json()["data"]["totals"]["rbtc_total_supply_sats"]:
+                answered_during_run = response.json()
+                break
+            time.sleep(0.1)
+        assert process.wait(timeout=120) == 0, process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert answered_during_run is not None and answered_during_run["success"] is True
+    assert (out / "index.sqlite").exists()

@@ -1,0 +1,467 @@
+"""What the realtime endpoints answer, as plain functions of a database connection.
+
+The HTTP layer (:mod:`sim.api.app`) validates the request and wraps these results in the
+``{success, data, timestamp}`` envelope; the cross-checks (:mod:`sim.indexer.crosscheck`) call the
+same functions, so what they compare with the chain is exactly what the API serves.
+
+Conventions of every answer:
+
+* EVM addresses are lowercase ``0x`` hex; Bitcoin addresses are their canonical bech32 form.
+* Sats (BTC and rBTC-SYNTH amounts; 1 token unit = 1 sat) are JSON integers (at most 21e14, exact
+  in every JSON reader). Wei amounts (``*_wei``) are decimal strings: they are ``uint256`` and
+  pass 2**53, where JavaScript numbers stop being exact. A transaction's ``amount`` is a decimal
+  string too, with its ``unit`` (``sats`` or ``wei``) beside it.
+* Times are given twice: ``…_time``/``…_at`` as ISO-8601 UTC, and ``…_timestamp`` as unix seconds.
+  They are simulated times from the log, so an answer is a function of the database alone.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from sqlalchemy import Integer, bindparam, desc, func, or_, select, true
+from sqlalchemy.engine import Connection
+
+from sim.indexer import schema as s
+
+#: sync-status: a registered user is ``active`` when its last sync is at most this many simulated
+#: seconds older than the newest indexed record, ``stale`` otherwise. One hour: the committee polls
+#: every 300 s and reacts to every Bitcoin block (600 s on average; a gap over an hour happens for
+#: about 0.25 % of blocks), so a user whose balance moves is synced well within it.
+STALENESS_WINDOW_S = 3_600
+
+TIERS = ("bronze", "silver", "gold")
+METHODS = {1: "bip322", 2: "self_send"}
+
+
+# Statements are built once: SQLAlchemy then reuses their compiled form and cache key, which
+# halves the cost of a query (see bench/bench_api.py for what that buys).
+_ADDRESS = bindparam("address")
+_LIMIT = bindparam("limit", type_=Integer)
+_OFFSET = bindparam("offset", type_=Integer)
+_t, _b, _e, _d, _p, _por, _u = (s.transactions, s.bitcoin_addresses, s.emergency_burns, s.balance_disputes,
+                                 s.yield_scales_participants, s.proof_of_reserves, s.users)
+_Q_META_ALL = select(s.indexer_meta.c.key, s.indexer_meta.c.value)
+_Q_META: dict[tuple[str, ...], object] = {}  # one statement per set of keys (no "expanding IN" per call)
+_Q_USER = select(_u).where(_u.c.eth_address == _ADDRESS)
+_NEWEST_TX = (desc(_t.c.seq), desc(_t.c.log_index))
+_Q_TX_COUNT = select(func.count()).select_from(_t).where(_t.c.user_address == _ADDRESS)
+_Q_TX_PAGE = select(_t).where(_t.c.user_address == _ADDRESS).order_by(*_NEWEST_TX).limit(_LIMIT).offset(_OFFSET)
+_Q_TX_EMERGENCY = select(_t).where(_t.c.user_address == _ADDRESS,
+                                   or_(_t.c.is_emergency_burn == true(), _t.c.tx_type == "emergency_reset")) \
+    .order_by(*_NEWEST_TX)
+_Q_BTC = select(_b).where(_b.c.eth_address == _ADDRESS).order_by(_b.c.bind_seq)
+_NEWEST_BURN = (desc(_e.c.seq), desc(_e.c.log_index))
+_Q_BURNS_PAGE = select(_e).order_by(*_NEWEST_BURN).limit(_LIMIT).offset(_OFFSET)
+_Q_BURNS_USER = select(_e).where(_e.c.user_address == _ADDRESS).order_by(*_NEWEST_BURN)
+_Q_PARTICIPANT = select(_p).where(_p.c.user_address == _ADDRESS)
+_NEWEST_DISPUTE = (desc(_d.c.filed_seq), desc(_d.c.dispute_id))
+_Q_DISPUTES_PAGE = select(_d).order_by(*_NEWEST_DISPUTE).limit(_LIMIT).offset(_OFFSET)
+_Q_DISPUTES_USER = select(_d).where(_d.c.user_address == _ADDRESS).order_by(*_NEWEST_DISPUTE)
+_Q_POR_LATEST = select(_por).order_by(desc(_por.c.seq)).limit(1)
+_Q_POR_COUNT = select(func.count()).select_from(_por)
+
+
+def iso(ts: int | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _wei(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def read_meta(conn: Connection, *keys: str) -> dict:
+    """The indexer's meta values (JSON-decoded): all of them, or only ``keys``."""
+    if not keys:
+        return {key: json.loads(value) for key, value in conn.execute(_Q_META_ALL)}
+    statement = _Q_META.get(keys)
+    if statement is None:
+        column = s.indexer_meta.c.key
+        statement = _Q_META[keys] = select(column, s.indexer_meta.c.value).where(or_(*(column == k for k in keys)))
+    return {key: json.loads(value) for key, value in conn.execute(statement)}
+
+
+def _user(conn: Connection, address: str) -> dict | None:
+    row = conn.execute(_Q_USER, {"address": address}).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def _registered(user: dict | None) -> bool:
+    return user is not None and user["registered_at"] is not None
+
+
+# ---------------------------------------------------------------------- balances
+
+
+def balances(conn: Connection, address: str) -> dict:
+    user = _user(conn, address)
+    if user is None:
+        return {"address": address, "registered": False, "symbol": "rBTC-SYNTH", "decimals": 8, "unit": "sats",
+                "rbtc_balance": 0, "last_sats": 0, "btc_confirmed_sats": None, "vault_balance_wei": "0",
+                "emergency_burned": False, "needs_topup": False, "last_update": None}
+    last_update = None
+    if user["last_sync_at"] is not None:
+        last_update = {"time": iso(user["last_sync_at"]), "timestamp": user["last_sync_at"],
+                       "block": user["last_sync_block"], "tx_hash": user["last_sync_tx"]}
+    return {
+        "address": address,
+        "registered": _registered(user),
+        "symbol": "rBTC-SYNTH",
+        "decimals": 8,
+        "unit": "sats",
+        "rbtc_balance": user["rbtc_balance_sats"],
+        "last_sats": user["last_sats"],
+        "btc_confirmed_sats": user["btc_confirmed_sats"],
+        "vault_balance_wei": _wei(user["vault_balance_wei"]),
+        "emergency_burned": user["emergency_burned"],
+        "needs_topup": user["needs_topup"],
+        "last_update": last_update,
+    }
+
+
+# ---------------------------------------------------------------------- sync status
+
+
+def sync_status(conn: Connection, address: str, staleness_window_s: int = STALENESS_WINDOW_S) -> dict:
+    user = _user(conn, address)
+    latest_at = read_meta(conn, "latest_at").get("latest_at")
+    base = {"address": address, "staleness_window_s": staleness_window_s, "indexed_until": iso(latest_at)}
+    if not _registered(user):
+        return {**base, "status": "not_registered", "synced": False, "last_sync_time": None,
+                "last_sync_timestamp": None, "last_sync_block": None, "seconds_since_last_sync": None,
+                "last_sats": user["last_sats"] if user else 0, "btc_confirmed_sats": None,
+                "pending_delta_sats": None, "sync_count": user["sync_count"] if user else 0,
+                "needs_topup": bool(user and user["needs_topup"]),
+                "emergency_burned": bool(user and user["emergency_burned"])}
+    last = user["last_sync_at"]
+    age = None if last is None or latest_at is None else latest_at - last
+    status = "active" if age is not None and age <= staleness_window_s else "stale"
+    confirmed = user["btc_confirmed_sats"]
+    synced = (confirmed if confirmed is not None else 0) == user["last_sats"] and not user["needs_topup"]
+    return {
+        **base,
+        "status": status,
+        "synced": synced,
+        "last_sync_time": iso(last),
+        "last_sync_timestamp": last,
+        "last_sync_block": user["last_sync_block"],
+        "seconds_since_last_sync": age,
+        "last_sats": user["last_sats"],
+        "btc_confirmed_sats": confirmed,
+        "pending_delta_sats": None if confirmed is None else confirmed - user["last_sats"],
+        "sync_count": user["sync_count"],
+        "needs_topup": user["needs_topup"],
+        "emergency_burned": user["emergency_burned"],
+    }
+
+
+# ---------------------------------------------------------------------- transactions
+
+
+def _tx_item(row) -> dict:
+    return {
+        "hash": row["tx_hash"],
+        "block": row["block_number"],
+        "tx_index": row["tx_index"],
+        "log_index": row["log_index"],
+        "time": iso(row["timestamp"]),
+        "timestamp": row["timestamp"],
+        "type": row["tx_type"],
+        "amount": None if row["amount"] is None else str(row["amount"]),
+        "unit": row["unit"],
+        "delta": row["delta_sats"],
+        "fee_wei": _wei(row["fee_wei"]),
+        "bitcoin_address": row["bitcoin_address"],
+        "status": row["status"],
+        "is_emergency_burn": row["is_emergency_burn"],
+        "function": row["function"],
+        "error": row["error"],
+    }
+
+
+def transactions(conn: Connection, address: str, limit: int, offset: int) -> dict:
+    total = conn.execute(_Q_TX_COUNT, {"address": address}).scalar_one()
+    rows = conn.execute(_Q_TX_PAGE, {"address": address, "limit": limit, "offset": offset}).mappings().all() \
+        if offset < total else []
+    items = [_tx_item(r) for r in rows]
+    return {"address": address, "transactions": items,
+            "pagination": {"limit": limit, "offset": offset, "returned": len(items), "total": total,
+                           "has_more": offset + len(items) < total}}
+
+
+# ---------------------------------------------------------------------- bitcoin addresses
+
+
+def bitcoin_addresses(conn: Connection, address: str) -> dict:
+    rows = conn.execute(_Q_BTC, {"address": address}).mappings().all()
+    items = [{
+        "address": r["bitcoin_address"],
+        "type": r["address_type"],
+        "network": r["network"],
+        "verification_method": METHODS.get(r["verification_method"], str(r["verification_method"])),
+        "checksum": r["checksum"],
+        "bound_at": iso(r["bound_at"]),
+        "bound_at_timestamp": r["bound_at"],
+        "prepay_wei": _wei(r["prepay_wei"]),
+        "btc_tx_count": r["btc_tx_count"],
+        "received_sats": r["received_sats"],
+        "sent_sats": r["sent_sats"],
+    } for r in rows]
+    return {"address": address, "registered": bool(items), "count": len(items), "bitcoin_addresses": items}
+
+
+# ---------------------------------------------------------------------- emergency burns
+
+
+def _burn_item(r) -> dict:
+    return {
+        "hash": r["tx_hash"],
+        "block": r["block_number"],
+        "time": iso(r["timestamp"]),
+        "timestamp": r["timestamp"],
+        "user": r["user_address"],
+        "burned_sats": r["burned_sats"],
+        "reason": r["reason"],
+        "trigger": r["trigger"],
+        "btc_confirmed_sats": r["btc_confirmed_sats"],
+        "reset": r["reset_at"] is not None,
+        "reset_time": iso(r["reset_at"]),
+        "reset_tx": r["reset_tx"],
+    }
+
+
+def _burn_system(conn: Connection) -> dict:
+    totals = read_meta(conn, "totals").get("totals", {})
+    return {"total_burns": totals.get("emergency_burns", 0),
+            "total_burned_sats": totals.get("emergency_burned_sats", 0),
+            "users_affected": totals.get("emergency_burned_users", 0),
+            "users_flagged": totals.get("emergency_flagged_users", 0)}
+
+
+def emergency_burns(conn: Connection, address: str | None, limit: int, offset: int) -> dict:
+    system = _burn_system(conn)
+    if address is None:
+        rows = conn.execute(_Q_BURNS_PAGE, {"limit": limit, "offset": offset}).mappings().all()
+        items = [_burn_item(r) for r in rows]
+        return {"burns": items, "system": system,
+                "pagination": {"limit": limit, "offset": offset, "returned": len(items),
+                               "total": system["total_burns"],
+                               "has_more": offset + len(items) < system["total_burns"]}}
+    user = _user(conn, address)
+    burn_count = user["emergency_burn_count"] if user else 0
+    rows = conn.execute(_Q_BURNS_USER, {"address": address}).mappings().all() if burn_count else []
+    burns = [_burn_item(r) for r in rows]
+    tx_rows = conn.execute(_Q_TX_EMERGENCY, {"address": address}).mappings().all() if burn_count else []
+    user_summary = {
+        "burn_count": len(burns),
+        "total_burned_sats": sum(b["burned_sats"] for b in burns),
+        "currently_flagged": bool(user and user["emergency_burned"]),
+        "first_burn_time": burns[-1]["time"] if burns else None,
+        "last_burn_time": burns[0]["time"] if burns else None,
+    }
+    return {"address": address, "burns": burns[offset:offset + limit],
+            "emergency_transactions": [_tx_item(r) for r in tx_rows],
+            "user_summary": user_summary, "system": system,
+            "pagination": {"limit": limit, "offset": offset, "returned": len(burns[offset:offset + limit]),
+                           "total": len(burns), "has_more": offset + limit < len(burns)}}
+
+
+# ---------------------------------------------------------------------- yield
+
+
+def _tier(joined_at: int, now: int | None, params: dict) -> dict:
+    age = 0 if now is None else max(0, now - joined_at)
+    silver, gold = params["silver_after_s"], params["gold_after_s"]
+    index = 2 if age >= gold else (1 if age >= silver else 0)
+    multipliers = (params["bronze_multiplier"], params["silver_multiplier"], params["gold_multiplier"])
+    next_at = (silver, gold, None)[index]
+    return {"name": TIERS[index], "multiplier_percent": multipliers[index], "age_s": age,
+            "next_tier": TIERS[index + 1] if index < 2 else None,
+            "seconds_to_next_tier": None if next_at is None else next_at - age}
+
+
+def yield_status(conn: Connection, address: str | None) -> dict:
+    meta = read_meta(conn, "yield", "latest_at")
+    y, latest_at = meta.get("yield", {}), meta.get("latest_at")
+    params = y.get("parameters", {})
+    rate = y.get("current_rate_bps", 0)
+    pool = {
+        "current_rate_bps": rate,
+        "current_rate_percent": rate / 100,
+        "rbtc_scale": y.get("rbtc_scale", 0),
+        "usdt_scale": y.get("usdt_scale", 100),
+        "total_virtual_usdt": str(y.get("total_virtual_usdt", 0)),
+        "total_rbtc_supply_sats": y.get("total_rbtc_supply", 0),
+        "total_yield_claimed": str(y.get("total_yield_claimed", 0)),
+        "participants": y.get("participants", 0),
+        "bitcoin_holders": y.get("bitcoin_holders", 0),
+        "traders": y.get("traders", 0),
+        "scales_updated_at": iso(y.get("scales_updated_at")),
+        "parameters": params,
+    }
+    if address is None:
+        return {"pool": pool, "indexed_until": iso(latest_at)}
+    row = conn.execute(_Q_PARTICIPANT, {"address": address}).mappings().first()
+    user = _user(conn, address)
+    participant = None
+    tier = None
+    if row is not None:
+        participant = {
+            "type": row["participant_type"],
+            "active": row["active"],
+            "joined_at": iso(row["joined_at"]),
+            "joined_at_timestamp": row["joined_at"],
+            "rbtc_contributed_sats": row["rbtc_contributed_sats"],
+            "virtual_usdt": str(row["virtual_usdt"]),
+            "yield_claimed": str(row["yield_claimed"]),
+            "claims": row["claims"],
+            "last_activity_at": iso(row["last_activity_at"]),
+            "disputed": row["disputed"],
+        }
+        if params:
+            tier = _tier(row["joined_at"], latest_at, params)
+    balance = user["rbtc_balance_sats"] if user else 0
+    if row is not None and row["active"]:
+        eligibility = {"eligible": True, "reason": "already a participant"}
+    elif not _registered(user):
+        eligibility = {"eligible": False, "reason": "not registered: no Bitcoin address bound"}
+    elif user["emergency_burned"]:
+        eligibility = {"eligible": False, "reason": "emergency burn in effect: top up the fee vault"}
+    elif balance <= 0:
+        eligibility = {"eligible": False, "reason": "no rBTC-SYNTH balance to contribute"}
+    else:
+        eligibility = {"eligible": True, "reason": "holds rBTC-SYNTH: can join as a Bitcoin holder"}
+    return {"address": address, "is_participant": row is not None and row["active"], "participant": participant,
+            "eligibility": eligibility, "loyalty_tier": tier, "rbtc_balance": balance,
+            "current_rate_bps": rate, "pool": pool, "indexed_until": iso(latest_at)}
+
+
+# ---------------------------------------------------------------------- disputes
+
+OPEN_STATES = ("filed", "validated")
+
+
+def _dispute_item(r) -> dict:
+    return {
+        "dispute_id": r["dispute_id"],
+        "user": r["user_address"],
+        "status": r["status"],
+        "active": r["status"] in OPEN_STATES,
+        "reported_sats": r["reported_sats"],
+        "recorded_sats": r["recorded_sats"],
+        "confirmed_sats": r["confirmed_sats"],
+        "outcome": r["outcome"],
+        "onchain": r["onchain"],
+        "filed_at": iso(r["filed_at"]),
+        "validated_at": iso(r["validated_at"]),
+        "resolved_at": iso(r["resolved_at"]),
+        "resolved_in_s": r["resolved_in_s"],
+    }
+
+
+def _dispute_totals(counts: dict[str, int]) -> dict:
+    totals = {state: counts.get(state, 0) for state in ("filed", "validated", "accepted", "rejected")}
+    totals["total"] = sum(counts.values())
+    totals["open"] = totals["filed"] + totals["validated"]
+    totals["resolved"] = totals["accepted"] + totals["rejected"]
+    return totals
+
+
+def disputes(conn: Connection, address: str | None, limit: int, offset: int) -> dict:
+    totals = read_meta(conn, "totals").get("totals", {})
+    system = _dispute_totals(totals.get("disputes_by_status", {}))
+    if address is None:
+        rows = conn.execute(_Q_DISPUTES_PAGE, {"limit": limit, "offset": offset}).mappings().all()
+        items = [_dispute_item(r) for r in rows]
+        return {"disputes": items, "totals": system, "active_disputes": system["open"],
+                "pagination": {"limit": limit, "offset": offset, "returned": len(items), "total": system["total"],
+                               "has_more": offset + len(items) < system["total"]}}
+    rows = conn.execute(_Q_DISPUTES_USER, {"address": address}).mappings().all()
+    items = [_dispute_item(r) for r in rows]
+    active = next((i for i in items if i["active"]), None)
+    user_totals = _dispute_totals({state: sum(1 for i in items if i["status"] == state)
+                                   for state in ("filed", "validated", "accepted", "rejected")})
+    page = items[offset:offset + limit]
+    return {"address": address, "disputes": page, "has_active_dispute": active is not None,
+            "active_dispute": active, "totals": user_totals, "system_totals": system,
+            "pagination": {"limit": limit, "offset": offset, "returned": len(page), "total": len(items),
+                           "has_more": offset + len(page) < len(items)}}
+
+
+# ---------------------------------------------------------------------- proof of reserves
+
+
+def _ratio(reserves: int | None, supply: int | None) -> float | None:
+    if reserves is None or not supply:
+        return None
+    return round(reserves / supply, 8)
+
+
+def proof_of_reserves(conn: Connection) -> dict:
+    """Latest published proof and current totals.
+
+    ``btc_reserves_sats`` comes from the Bitcoin chain, never from the oracle's records (PROTOCOL.md):
+    the newest ``reserves`` record (the world's chain-side total of confirmed BTC at the bound
+    addresses) when the log has them, else the newest published proof's total (Σ confirmed BTC at its
+    snapshot height, verifiable against its Merkle root), else none and ``backing_ratio`` is null.
+    ``reserves_source`` says which. The committee's own view (Σ of its last observation per user)
+    is reported apart, as ``oracle_view``, and is not used for the ratio.
+    """
+    meta = read_meta(conn, "totals", "chain", "reserves", "latest_at", "last_seq")
+    totals = meta.get("totals", {})
+    chain = meta.get("chain", {})
+    latest = conn.execute(_Q_POR_LATEST).mappings().first()
+    count = conn.execute(_Q_POR_COUNT).scalar_one()
+    supply = totals.get("rbtc_supply_sats", 0)
+    latest_proof = None
+    if latest is not None:
+        latest_proof = {
+            "round": latest["round"] if latest["round"] >= 0 else None,
+            "merkle_root": latest["root"],
+            "btc_height": latest["btc_height"],
+            "total_sats": latest["total_sats"],
+            "leaves": latest["leaves"],
+            "published_at": iso(latest["published_at"]),
+            "published_timestamp": latest["published_at"],
+            "tx_hash": latest["tx_hash"],
+            "block": latest["block_number"],
+            "rbtc_supply_at_publication": latest["rbtc_supply_sats"],
+            "backing_ratio_at_publication": _ratio(latest["total_sats"], latest["rbtc_supply_sats"]),
+        }
+    reserves = meta.get("reserves")
+    if reserves and reserves.get("confirmed_sats") is not None:
+        source, amount, height, as_of = "bitcoin_chain", reserves["confirmed_sats"], reserves.get("height"), \
+            reserves.get("at")
+    elif latest_proof is not None and latest_proof["total_sats"] is not None:
+        source, amount, height, as_of = "proof_of_reserves", latest_proof["total_sats"], \
+            latest_proof["btc_height"], latest_proof["published_timestamp"]
+    else:
+        source, amount, height, as_of = None, None, None, None
+    ratio = _ratio(amount, supply)
+    oracle_confirmed = totals.get("oracle_confirmed_sats", 0)
+    return {
+        "latest_proof": latest_proof,
+        "proofs_published": count,
+        "totals": {
+            "rbtc_total_supply_sats": supply,
+            "total_last_sats": totals.get("total_last_sats", 0),
+            "btc_reserves_sats": amount,
+            "reserves_source": source,
+            "reserves_btc_height": height,
+            "reserves_as_of": iso(as_of),
+            "backing_ratio": ratio,
+            "fully_backed": None if amount is None else amount >= supply,
+        },
+        "oracle_view": {
+            "confirmed_sats": oracle_confirmed,
+            "backing_ratio": _ratio(oracle_confirmed, supply),
+            "note": "the committee's last observation per user; informative, not a reserve figure",
+        },
+        "btc_height": chain.get("btc_height"),
+        "evm_block": chain.get("evm_block"),
+        "indexed_until": iso(meta.get("latest_at")),
+        "last_indexed_seq": meta.get("last_seq"),
+    }
