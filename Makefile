@@ -43,7 +43,7 @@ $(NODE_STAMP): package.json package-lock.json
 # Re-pin the whole dependency set after changing pyproject.toml (run on purpose, never implicitly).
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install -q -e . setuptools
+	.lock-venv/bin/pip install -q -e . setuptools==80.9.0 wheel==0.45.1
 	.lock-venv/bin/pip freeze --all --exclude-editable --exclude rbtc-sim --exclude pip | sort > requirements.lock
 	rm -rf .lock-venv
 

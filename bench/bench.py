@@ -121,8 +121,12 @@ def _register_optional_sections() -> None:
     from bench.bench_api import add_arguments as api_arguments
     from bench.bench_api import bench_api
 
+    from bench.bench_sweep import add_arguments as sweep_arguments
+    from bench.bench_sweep import bench_sweep
+
     SECTIONS["api"] = bench_api
-    OPTIONS.append(api_arguments)
+    SECTIONS["sweep"] = bench_sweep
+    OPTIONS.extend((api_arguments, sweep_arguments))
 
 
 OPTIONS: list = []

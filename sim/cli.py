@@ -199,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve)
+    from sim.sweep import add_arguments as add_sweep_arguments
+
+    sweep = sub.add_parser("sweep", help="a yield parameter sweep: many seeded worlds per parameter set")
+    add_sweep_arguments(sweep)
     return parser
 
 

@@ -1,0 +1,167 @@
+"""Running a sweep end to end: open (or resume) its folder, execute the missing runs, write the outputs.
+
+Each run is a pure function of (point, seed), executed wherever a worker is free; its answer is
+stored the moment it arrives. The tables, plots and summary are rebuilt from the stored runs in
+design order every time, so an interrupted-and-resumed sweep, or one run with any number of
+workers or on a Dask cluster, ends with the same tables.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import attrs
+
+from sim.sweep.execute import default_workers, make_pool
+from sim.sweep.runner import code_fingerprint
+from sim.sweep.spec import Sweep
+from sim.sweep.store import Store
+
+
+@attrs.define
+class SweepResult:
+    sweep: Sweep
+    out: Path
+    records: list[dict]  # every finished run of the design, in design order
+    executed: int  # runs executed by this invocation
+    reused: int  # runs found finished in the folder
+    failed: list[dict]  # answers of runs that raised (not stored; a rerun retries them)
+    exec_s: float  # wall time from the first task handed out to the last answer
+    executor: str
+    complete: bool
+    points: list[dict] = attrs.field(factory=list)
+    plots: list[Path] = attrs.field(factory=list)
+
+    @property
+    def runs_per_s(self) -> float:
+        return self.executed / self.exec_s if self.exec_s > 0 else 0.0
+
+    @property
+    def violating_runs(self) -> int:
+        return sum(1 for r in self.records if r["metrics"]["violations"])
+
+
+class Progress:
+    """``sweep NAME: 12/27 runs (3 reused), 1.9 runs/s, ETA 8 s`` on one line; silent off a TTY."""
+
+    def __init__(self, name: str, total: int, reused: int, stream=None):
+        self.name, self.total, self.reused = name, total, reused
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.started = time.perf_counter()
+        self.done = 0
+        self.drawn = False
+
+    def step(self, failed: int = 0) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        left = self.total - self.reused - self.done
+        eta = f", ETA {left / rate:.0f} s" if rate > 0 and left > 0 else ""
+        extra = f", {failed} failed" if failed else ""
+        self.stream.write(f"\rsweep {self.name}: {self.reused + self.done}/{self.total} runs "
+                          f"({self.reused} reused{extra}), {rate:.2f} runs/s{eta}   ")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
+
+def execute_sweep(sweep: Sweep, out: Path, *, workers: int | None = None, scheduler: str | None = None,
+                  restart: bool = False, report: bool = True, command: str | None = None,
+                  on_run: Callable[[dict], None] | None = None, stream=None) -> SweepResult:
+    """Run every missing run of ``sweep`` into ``out`` and (``report``) write tables, plots and summary.
+
+    ``on_run(answer)`` is called after each answer is stored (tests use it to interrupt a sweep);
+    whatever it raises stops the sweep with the runs stored so far kept. Notes about the folder go
+    to ``stream`` (stderr by default); the progress line only when that is a TTY.
+    """
+    stream = stream if stream is not None else sys.stderr
+    out = Path(out)
+    # A cluster is reached before the folder is touched, so a wrong address leaves nothing behind.
+    pool = make_pool(None, scheduler) if scheduler else None
+    store = Store(sweep, out)
+    try:
+        done = store.open(restart=restart)
+    except BaseException:
+        store.close()
+        if pool is not None:
+            pool.close()
+        raise
+    try:
+        return _execute(sweep, out, store, done, pool, workers, report, command, on_run, stream)
+    finally:
+        store.close()
+
+
+def _execute(sweep: Sweep, out: Path, store: Store, done: dict, pool, workers: int | None, report: bool,
+             command: str | None, on_run, stream) -> SweepResult:
+    for note in (*sweep.notes, *store.notes):
+        print(f"note: {note}", file=stream)
+    reused = len(done)
+    tasks = [{"run": sweep.run_id(point, seed), "point": point.id, "seed": seed, "config": point.scenario.config}
+             for point, seed in sweep.runs if sweep.run_id(point, seed) not in done]
+    failed: list[dict] = []
+    executed, exec_s = 0, 0.0
+    executed_runs: set[str] = set()
+    executor = "nothing to execute: every run was already in the folder"
+    if tasks:
+        progress = Progress(sweep.name, len(sweep.runs), reused, stream)
+        try:
+            if pool is None:
+                pool = make_pool(min(workers or default_workers(), len(tasks)), None)
+            executor = pool.description
+            started = time.perf_counter()
+            for answer in pool.imap(tasks):
+                if "error" in answer:
+                    failed.append(answer)
+                else:
+                    done[answer["run"]] = store.write_run(answer)
+                    executed_runs.add(answer["run"])
+                    executed += 1
+                progress.step(len(failed))
+                if on_run is not None:
+                    on_run(answer)
+        except BaseException:
+            progress.close()
+            if pool is not None:
+                pool.terminate()
+            store.write_manifest("incomplete", runs_done=len(done))
+            raise
+        exec_s = time.perf_counter() - started
+        progress.close()
+        pool.close()
+    elif pool is not None:
+        pool.close()
+    foreign = sorted({a.get("code") for a in done.values() if a.get("run") in executed_runs} - {code_fingerprint()},
+                     key=str)
+    if foreign:
+        print(f"note: workers ran other simulator code ({', '.join(map(str, foreign))}) than this checkout "
+              f"({code_fingerprint()}): start them from the same checkout and environment", file=stream)
+    records = [done[sweep.run_id(p, s)] for p, s in sweep.runs if sweep.run_id(p, s) in done]
+    complete = len(records) == len(sweep.runs)
+    result = SweepResult(sweep, out, records, executed, reused, failed, exec_s, executor, complete)
+    if report:
+        from sim.sweep.plots import write_plots
+        from sim.sweep.summary import write_summary
+        from sim.sweep.tables import write_tables
+
+        _, result.points = write_tables(sweep, out, records)
+        result.plots = write_plots(sweep, out, result.points)
+        write_summary(sweep, result, result.points, result.plots, command or reproduce_command(sweep, out), out)
+    store.write_manifest("complete" if complete else "incomplete", runs_done=len(records),
+                         failed=[{"run": a["run"], "error": a["error"]} for a in failed])
+    return result
+
+
+def reproduce_command(sweep: Sweep, out: Path) -> str:
+    return f"rbtc-sim sweep {sweep.path} --out {out}"
