@@ -90,11 +90,11 @@ def parse_duration(value, where: str) -> int:
     return int(seconds)
 
 
-def _is_duration(name: str) -> bool:
+def is_duration(name: str) -> bool:
     return name.endswith("_s") or name in ("duration", "at", "silver_after", "gold_after")
 
 
-def _check(value, annotation, where: str, name: str):
+def coerce(value, annotation, where: str, name: str):
     """Coerce a TOML value to a field's annotated type, or raise ScenarioError."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
@@ -102,9 +102,9 @@ def _check(value, annotation, where: str, name: str):
         if value is None and type(None) in args:
             return None
         annotation = next(a for a in args if a is not type(None))
-        return _check(value, annotation, where, name)
+        return coerce(value, annotation, where, name)
     if annotation is int:
-        if _is_duration(name):
+        if is_duration(name):
             return parse_duration(value, where)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ScenarioError(f"{where}: expected an integer, got {value!r}")
@@ -128,7 +128,7 @@ def _check(value, annotation, where: str, name: str):
     if origin is tuple:
         if not isinstance(value, list) or len(value) != len(args):
             raise ScenarioError(f"{where}: expected a list of {len(args)} values [low, high], got {value!r}")
-        items = tuple(_check(v, a, f"{where}[{i}]", "") for i, (v, a) in enumerate(zip(value, args)))
+        items = tuple(coerce(v, a, f"{where}[{i}]", "") for i, (v, a) in enumerate(zip(value, args)))
         if items[0] > items[1]:
             raise ScenarioError(f"{where}: expected [low, high] with low <= high, got {value!r}")
         return items
@@ -146,7 +146,7 @@ def _build(cls, table: dict, where: str, base=None, skip: tuple[str, ...] = ()):
         raise ScenarioError(
             f"{where}: unknown key {unknown[0]!r} (known keys: {', '.join(sorted(fields))})"
         )
-    values = {name: _check(value, hints[name], f"{where} {name}", name) for name, value in table.items()}
+    values = {name: coerce(value, hints[name], f"{where} {name}", name) for name, value in table.items()}
     try:
         return attrs.evolve(base, **values) if base is not None else cls(**values)
     except (TypeError, ValueError) as exc:
@@ -266,7 +266,7 @@ def _event(item: dict, where: str, duration_s: int) -> ScheduledEvent:
                 raise ScenarioError(f"{where}: a {kind} needs {key!r}")
             continue
         annotation = tuple[int, int] if kind_type is tuple else kind_type
-        value = _check(item[key], annotation, f"{where} {key}", key)
+        value = coerce(item[key], annotation, f"{where} {key}", key)
         if kind_type is float and key in ("double_spend", "drop", "users", "truthful") and value > 1:
             raise ScenarioError(f"{where} {key}: expected a share between 0 and 1, got {value}")
         if key == "depth" and value < 1:

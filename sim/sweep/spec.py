@@ -37,8 +37,8 @@ from sim.scenario import (
     SCENARIO_DIR,
     Scenario,
     ScenarioError,
-    _check,
-    _is_duration,
+    coerce,
+    is_duration,
     dump,
     parse,
     resolve,
@@ -167,7 +167,7 @@ class Sweep:
 
 def format_value(name: str, value: int) -> str:
     """A parameter value for ids and tables: durations in whole days/hours where they are whole."""
-    if _is_duration(name):
+    if is_duration(name):
         for unit, seconds in (("d", 86_400), ("h", 3_600), ("m", 60)):
             if value and value % seconds == 0:
                 return f"{value // seconds}{unit}"
@@ -200,7 +200,7 @@ def _unknown(table: dict, known: tuple[str, ...], where: str) -> None:
 def _string(table: dict, key: str, where: str, default: str | None = None, choices: tuple[str, ...] = ()) -> str | None:
     if key not in table:
         return default
-    value = _check(table[key], str, f"{where} {key}", key)
+    value = coerce(table[key], str, f"{where} {key}", key)
     if choices and value not in choices:
         raise ScenarioError(f"{where} {key}: expected one of {', '.join(choices)}, got {value!r}")
     return value
@@ -348,7 +348,7 @@ def _params(table: dict, where: str) -> tuple[Param, ...]:
             raw = spec["values"]
             if not isinstance(raw, list) or not raw:
                 raise ScenarioError(f"{at} values: expected a non-empty list, got {raw!r}")
-            values = tuple(_check(v, int, f"{at} values[{i}]", name) for i, v in enumerate(raw))
+            values = tuple(coerce(v, int, f"{at} values[{i}]", name) for i, v in enumerate(raw))
             if len(set(values)) != len(values):
                 raise ScenarioError(f"{at} values: expected distinct values, got {raw!r}")
             params.append(Param(name, values=values))
@@ -356,13 +356,13 @@ def _params(table: dict, where: str) -> tuple[Param, ...]:
         for key in ("min", "max"):
             if key not in spec:
                 raise ScenarioError(f"{at}: missing key {key!r} (or give values = [...])")
-        low = _check(spec["min"], int, f"{at} min", name)
-        high = _check(spec["max"], int, f"{at} max", name)
+        low = coerce(spec["min"], int, f"{at} min", name)
+        high = coerce(spec["max"], int, f"{at} max", name)
         if low > high:
             raise ScenarioError(f"{at}: expected min <= max, got min {spec['min']!r} > max {spec['max']!r}")
         steps = None
         if "steps" in spec:
-            steps = _check(spec["steps"], int, f"{at} steps", "steps")
+            steps = coerce(spec["steps"], int, f"{at} steps", "steps")
             if steps < 1 or (steps == 1 and low != high):
                 raise ScenarioError(f"{at} steps: expected at least 2 (1 only when min == max), got {steps}")
             if steps > high - low + 1:
@@ -391,10 +391,10 @@ def _design(table: dict, where: str, params: tuple[Param, ...]) -> tuple[str, in
                                 f"designs; a {kind} design draws from [min, max]")
     if "count" not in table:
         raise ScenarioError(f"{where}: a {kind} design needs count (how many points to draw)")
-    count = _check(table["count"], int, f"{where} count", "count")
+    count = coerce(table["count"], int, f"{where} count", "count")
     if count < 1:
         raise ScenarioError(f"{where} count: expected at least 1 point, got {count}")
-    seed = _check(table.get("seed", 1), int, f"{where} seed", "seed")
+    seed = coerce(table.get("seed", 1), int, f"{where} seed", "seed")
     return kind, count, seed
 
 
@@ -429,11 +429,11 @@ def _seeds(value, where: str, first: int) -> tuple[int, ...]:
     if isinstance(value, list):
         if not value:
             raise ScenarioError(f"{where}: expected a non-empty list of seeds or a count, got []")
-        seeds = tuple(_check(v, int, f"{where}[{i}]", "seed") for i, v in enumerate(value))
+        seeds = tuple(coerce(v, int, f"{where}[{i}]", "seed") for i, v in enumerate(value))
         if len(set(seeds)) != len(seeds):
             raise ScenarioError(f"{where}: expected distinct seeds, got {value!r}")
         return seeds
-    count = _check(value, int, where, "seeds")
+    count = coerce(value, int, where, "seeds")
     if count < 1:
         raise ScenarioError(f"{where}: expected at least 1 seed, got {value!r}")
     return tuple(range(first, first + count))
