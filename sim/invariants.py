@@ -135,7 +135,7 @@ class BackingMonitor:
 
     # ------------------------------------------------------------------ the check
 
-    def _violate(self, invariant: str, actor: str, message: str, **values) -> None:
+    def violate(self, invariant: str, actor: str, message: str, **values) -> None:
         violation = Violation(invariant, self.log.count, int(self.env.now), actor, values, message)
         self.violations.append(violation)
         fields = violation.as_dict()
@@ -180,7 +180,7 @@ class BackingMonitor:
                                     rbtc=self.rbtc.get(user, 0), confirmed=confirmed)
                     if cause == "unexplained":
                         window.violated = True
-                        self._violate("backing", user, "rBTC exceeds confirmed BTC with no reorg, outage or "
+                        self.violate("backing", user, "rBTC exceeds confirmed BTC with no reorg, outage or "
                                       "pending oracle reaction to explain it", rbtc=self.rbtc.get(user, 0),
                                       confirmed_btc=confirmed)
                 else:
@@ -195,7 +195,7 @@ class BackingMonitor:
         for window in self.open.values():
             if not window.violated and now > self._bound(window):
                 window.violated = True
-                self._violate("backing", window.user, f"{window.cause} window outlived its bound",
+                self.violate("backing", window.user, f"{window.cause} window outlived its bound",
                               opened_at=window.start, bound=self._bound(window), excess=window.max_excess)
         if new_tip:  # the chain-side reserves, for the indexer and the API's backing ratio
             self.log.append(now, "reserves", height=self.chain.height, min_conf=min_conf,
@@ -205,7 +205,7 @@ class BackingMonitor:
             if self.min_ratio is None or ratio < self.min_ratio:
                 self.min_ratio = ratio
         if self.total_rbtc > self.total_confirmed and not self.open:
-            self._violate("backing", "system", "total rBTC exceeds total confirmed BTC",
+            self.violate("backing", "system", "total rBTC exceeds total confirmed BTC",
                           rbtc=self.total_rbtc, confirmed_btc=self.total_confirmed)
         self._check_mirroring()
 
@@ -230,7 +230,7 @@ class BackingMonitor:
             if user in self._mirror_flagged:
                 continue
             self._mirror_flagged.add(user)
-            self._violate("mirroring", user, "after a settled oracle round a user that is not waiting "
+            self.violate("mirroring", user, "after a settled oracle round a user that is not waiting "
                           "for a top-up holds rBTC different from its confirmed BTC",
                           rbtc=self.rbtc.get(user, 0), confirmed_btc=self.confirmed[user])
 

@@ -187,10 +187,8 @@ def execute(scenario: Scenario, out_dir: Path | None = None, *,
 
 
 def _report(run_dir: Path, summary: dict) -> None:
-    try:
-        from sim.report import build_report
-    except ImportError:  # the report module is optional until it lands
-        return
+    from sim.report import build_report
+
     build_report(run_dir, reproduce=summary.get("reproduce"))
 
 

@@ -159,7 +159,7 @@ class World:
     def violate(self, invariant: str, actor: str, message: str, **values) -> None:
         """Record an invariant violation (every monitor reports through the backing monitor's list)."""
         if self.monitor is not None:
-            self.monitor._violate(invariant, actor, message, **values)
+            self.monitor.violate(invariant, actor, message, **values)
 
     def yield_snapshot(self) -> dict:
         figures = self.yields.snapshot()
@@ -214,13 +214,12 @@ class World:
         if self.monitor is not None:
             balances = {u: self.port.rbtc_balance(u) for u in users}
             if supply != recorded or supply != sum(balances.values()):
-                self.monitor._violate("consistency", "system", "totalSupply differs from the sum of lastSats or "
-                                      "of balances", total_supply=supply, sum_last_sats=recorded,
-                                      sum_balances=sum(balances.values()))
+                self.violate("consistency", "system", "totalSupply differs from the sum of lastSats or of balances",
+                             total_supply=supply, sum_last_sats=recorded, sum_balances=sum(balances.values()))
             for user in users:
                 if balances[user] != self.monitor.rbtc.get(user, 0):
-                    self.monitor._violate("consistency", user, "balanceOf differs from the Transfer events",
-                                          balance=balances[user], from_events=self.monitor.rbtc.get(user, 0))
+                    self.violate("consistency", user, "balanceOf differs from the Transfer events",
+                                 balance=balances[user], from_events=self.monitor.rbtc.get(user, 0))
             if self.yield_monitor is not None:
                 self.yield_monitor.final_check(self.port, GENESIS_TIMESTAMP + now)
             if isinstance(self.backend, LockstepBackend):

@@ -41,6 +41,22 @@ def deployed_lockstep(preset: str) -> LockstepBackend:
     return backend
 
 
+@pytest.fixture(scope="session")
+def builtin_run(tmp_path_factory):
+    """``builtin_run(name) -> (summary, run_dir)``: each built-in scenario runs at most once per session."""
+    from sim.run import execute
+    from sim.scenario import load
+
+    done: dict[str, tuple] = {}
+
+    def run(name: str) -> tuple[dict, object]:
+        if name not in done:
+            done[name] = execute(load(name), tmp_path_factory.mktemp(name), report=False)
+        return done[name]
+
+    return run
+
+
 @pytest.fixture
 def testnet_lockstep() -> LockstepBackend:
     return deployed_lockstep("testnet")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from sim.run import execute
 from sim.scenario import ScenarioError, builtins, dump, load, parse, parse_duration
 
 DIGESTS = Path(__file__).with_name("digests.json")
@@ -93,19 +92,14 @@ def test_every_built_in_validates_and_round_trips_through_toml(tmp_path):
                                                                     scenario.expected)
 
 
-def _run(name: str, tmp_path: Path) -> dict:
-    summary, _ = execute(load(name), tmp_path / name, report=False)
-    return summary
-
-
 @pytest.mark.parametrize("name", sorted(s.name for s in builtins()))
-def test_built_in_scenarios_keep_their_pinned_digest_and_expected_outcome(name, tmp_path):
+def test_built_in_scenarios_keep_their_pinned_digest_and_expected_outcome(name, builtin_run):
     """Same scenario + same seed = same digest, on any machine: pinned in tests/digests.json.
 
     After an intended change of behaviour, refresh the pins with
     `RBTC_UPDATE_DIGESTS=1 .venv/bin/python -m pytest tests/test_scenarios.py -k pinned`.
     """
-    summary = _run(name, tmp_path)
+    summary, _ = builtin_run(name)
     pinned = json.loads(DIGESTS.read_text()) if DIGESTS.exists() else {}
     if os.environ.get("RBTC_UPDATE_DIGESTS"):
         pinned[name] = summary["digest"]
