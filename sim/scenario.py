@@ -156,18 +156,19 @@ def _build(cls, table: dict, where: str, base=None, skip: tuple[str, ...] = ()):
 # ---------------------------------------------------------------------------------------- loading
 
 
-def resolve(name_or_path: str) -> Path:
-    """A scenario path from a file path or a built-in name (``baseline`` -> scenarios/baseline.toml)."""
+def resolve(name_or_path: str, directory: Path = SCENARIO_DIR, what: str = "scenario") -> Path:
+    """A file from a path or a built-in name (``baseline`` -> scenarios/baseline.toml); ``directory`` and
+    ``what`` serve other kinds of built-in files (sweeps)."""
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
-            raise ScenarioError(f"{name_or_path}: no such scenario file")
+            raise ScenarioError(f"{name_or_path}: no such {what} file")
         return path
-    builtin = SCENARIO_DIR / f"{name_or_path}.toml"
+    builtin = directory / f"{name_or_path}.toml"
     if builtin.is_file():
         return builtin
-    names = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
-    raise ScenarioError(f"{name_or_path}: not a scenario file nor a built-in scenario (built-ins: {names})")
+    names = ", ".join(sorted(p.stem for p in directory.glob("*.toml"))) or "none"
+    raise ScenarioError(f"{name_or_path}: not a {what} file nor a built-in {what} (built-ins: {names})")
 
 
 @attrs.frozen

@@ -15,6 +15,7 @@ from typing import Callable
 
 import attrs
 
+from sim.progress import StatusLine
 from sim.sweep.execute import default_workers, make_pool
 from sim.sweep.runner import code_fingerprint
 from sim.sweep.spec import Sweep
@@ -44,36 +45,23 @@ class SweepResult:
         return sum(1 for r in self.records if r["metrics"]["violations"])
 
 
-class Progress:
+class Progress(StatusLine):
     """``sweep NAME: 12/27 runs (3 reused), 1.9 runs/s, ETA 8 s`` on one line; silent off a TTY."""
 
     def __init__(self, name: str, total: int, reused: int, stream=None):
+        super().__init__(stream)
         self.name, self.total, self.reused = name, total, reused
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.started = time.perf_counter()
         self.done = 0
-        self.drawn = False
 
     def step(self, failed: int = 0) -> None:
         self.done += 1
-        if not self.enabled:
-            return
-        elapsed = time.perf_counter() - self.started
+        elapsed = self.elapsed
         rate = self.done / elapsed if elapsed > 0 else 0.0
         left = self.total - self.reused - self.done
         eta = f", ETA {left / rate:.0f} s" if rate > 0 and left > 0 else ""
         extra = f", {failed} failed" if failed else ""
-        self.stream.write(f"\rsweep {self.name}: {self.reused + self.done}/{self.total} runs "
-                          f"({self.reused} reused{extra}), {rate:.2f} runs/s{eta}   ")
-        self.stream.flush()
-        self.drawn = True
-
-    def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.drawn = False
+        self.draw(f"sweep {self.name}: {self.reused + self.done}/{self.total} runs "
+                  f"({self.reused} reused{extra}), {rate:.2f} runs/s{eta}")
 
 
 def execute_sweep(sweep: Sweep, out: Path, *, workers: int | None = None, scheduler: str | None = None,

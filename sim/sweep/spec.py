@@ -222,16 +222,7 @@ def _merge(base: dict, override: dict) -> dict:
 
 def resolve_sweep(name_or_path: str) -> Path:
     """A sweep file from a path or a built-in name (``yield_example`` -> scenarios/sweeps/yield_example.toml)."""
-    path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise ScenarioError(f"{name_or_path}: no such sweep file")
-        return path
-    builtin = SWEEP_DIR / f"{name_or_path}.toml"
-    if builtin.is_file():
-        return builtin
-    names = ", ".join(sorted(p.stem for p in SWEEP_DIR.glob("*.toml"))) or "none"
-    raise ScenarioError(f"{name_or_path}: not a sweep file nor a built-in sweep (built-ins: {names})")
+    return resolve(name_or_path, SWEEP_DIR, "sweep")
 
 
 def load_sweep(name_or_path: str) -> Sweep:
