@@ -5,6 +5,7 @@ with Solidity 0.8 integer semantics, the same reverts (as exceptions named like 
 events in the same order and the same ETH movements. `ModelSystem` deploys and drives all of them.
 """
 
+from contracts_model import keccak  # noqa: F401  (first: selects the fast keccak backend)
 from contracts_model.accounts import ZERO_ADDRESS, create_address, to_address
 from contracts_model.chain import Msg
 from contracts_model.errors import (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import rlp
-from eth_hash.auto import keccak
+from contracts_model.keccak import keccak256 as keccak
 
 from contracts_model.errors import ArgumentError
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from eth_hash.auto import keccak
+from contracts_model.keccak import keccak256 as keccak
 
 from contracts_model.accounts import ZERO_ADDRESS, to_address
 from contracts_model.contract import NONPAYABLE, PURE, VIEW, Contract

@@ -8,7 +8,7 @@ proof-of-reserves checksum ``keccak256(eth ‖ btcProgram ‖ vrf_salt ‖ "rese
 from __future__ import annotations
 
 from attrs import frozen
-from eth_utils import keccak
+from contracts_model.keccak import keccak256 as keccak
 
 from sim.bitcoin.address import validate
 

@@ -14,7 +14,7 @@ import hashlib
 from typing import Any, Callable
 
 from contracts_model.errors import ContractRevert
-from sim.eventlog import EventLog, canonical
+from sim.eventlog import EventLog
 from sim.protocol.port import Backend, Receipt
 
 TxListener = Callable[[dict, Receipt], None]
@@ -58,8 +58,9 @@ class RecordingBackend(Backend):
         number = self._block[0]
         index = self._tx_index
         self._tx_index += 1
-        identity = canonical({"b": number, "i": index, "from": sender, "to": contract, "fn": function,
-                              "args": args, "value": value})
+        # A deterministic stand-in for a transaction hash: arguments are ints, strings, bytes and
+        # tuples of them, whose repr does not depend on the process.
+        identity = f"{number}|{index}|{sender}|{contract}|{function}|{args!r}|{value}"
         record = {
             "block": number,
             "index": index,
