@@ -87,6 +87,8 @@ class BackingMonitor:
         self.closed: list[Window] = []
         self.violations: list[Violation] = []
         self.min_ratio: float | None = None
+        #: The lowest ratio since the metrics last sampled it (a 30-second dip falls between samples).
+        self.interval_min_ratio: float | None = None
         self.checks = 0
         self.out_of_sync: set[str] = set()
         self._dirty: set[str] = set()
@@ -204,6 +206,8 @@ class BackingMonitor:
             ratio = self.total_confirmed / self.total_rbtc
             if self.min_ratio is None or ratio < self.min_ratio:
                 self.min_ratio = ratio
+            if self.interval_min_ratio is None or ratio < self.interval_min_ratio:
+                self.interval_min_ratio = ratio
         if self.total_rbtc > self.total_confirmed and not self.open:
             self.violate("backing", "system", "total rBTC exceeds total confirmed BTC",
                           rbtc=self.total_rbtc, confirmed_btc=self.total_confirmed)

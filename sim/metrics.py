@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 COLUMNS = (
-    "t", "rbtc_supply", "btc_reserves", "backing_ratio", "users", "syncs", "emergency_burns", "needs_topup",
+    "t", "rbtc_supply", "btc_reserves", "backing_ratio", "backing_ratio_min", "users", "syncs", "emergency_burns", "needs_topup",
     "open_windows", "vault_total_wei", "fees_collected_wei", "btc_height", "reorgs", "disputes_filed",
     "disputes_resolved", "yield_rate_bps", "yield_owed_total", "yield_claimed_total", "pool_participants",
 )
@@ -54,11 +54,15 @@ class Metrics:
         supply = monitor.total_rbtc if monitor else w.port.total_supply()
         reserves = monitor.total_confirmed if monitor else 0
         extra = w.yield_snapshot()
+        lowest = None
+        if monitor is not None:
+            lowest, monitor.interval_min_ratio = monitor.interval_min_ratio, None
         row = {
             "t": int(w.env.now),
             "rbtc_supply": supply,
             "btc_reserves": reserves,
             "backing_ratio": round(reserves / supply, 6) if supply else None,
+            "backing_ratio_min": round(lowest, 6) if lowest is not None else None,
             "users": len(w.registry),
             "syncs": self.ops["sync"],
             "emergency_burns": self.ops["emergency_burn"],

@@ -76,8 +76,14 @@ def backing(run: Run):
         y_plain(top, "BTC")
         top.set_ylim(bottom=0)
         days_q, ratio = m.series("backing_ratio")
+        days_low, lowest = m.series("backing_ratio_min")
         if ratio:
             bottom.plot(days_q, ratio, color=COLORS["ratio"], lw=1.6, drawstyle="steps-post", label="backing ratio")
+            dips = [(d, v) for d, v in zip(days_low, lowest) if v < 1.0]
+            if dips:  # dips shorter than a sampling interval, caught by the monitor's every-instant check
+                bottom.plot([d for d, _ in dips], [v for _, v in dips], ls="none", marker="v", ms=6,
+                            color=COLORS["bad"], label="lowest ratio between samples", zorder=3)
+                ratio = ratio + [v for _, v in dips]
             lo, hi = min(min(ratio), 1.0), max(max(ratio), 1.0)
             pad = max((hi - lo) * 0.12, 0.0005)
             bottom.set_ylim(lo - pad, hi + pad)
@@ -87,8 +93,8 @@ def backing(run: Run):
         bottom.set_title("Backing ratio (confirmed BTC ÷ rBTC-SYNTH; below 1 = under-backed)")
         y_plain(bottom, "ratio")
         marks = _mark_backing_events(run, (top, bottom), end)
-        fig.legend(handles=top.get_legend_handles_labels()[0] + marks, loc="outside upper center",
-                   ncols=4, frameon=False)
+        fig.legend(handles=top.get_legend_handles_labels()[0] + bottom.get_legend_handles_labels()[0][1:] + marks,
+                   loc="outside upper center", ncols=3, frameon=False)
         day_axis(bottom, end)
         fig.align_ylabels()
         png = png_bytes(fig)
