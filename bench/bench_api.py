@@ -1,7 +1,7 @@
 """``make bench`` section ``api``: realtime API latency over a 10,000-user week, 50 concurrent clients.
 
-    python bench/bench_api.py                     # the section on its own
-    python bench/bench_api.py --api-fresh         # re-simulate and re-index instead of reusing
+    python bench/bench.py --only api              # the section on its own
+    python bench/bench.py --only api --api-fresh  # re-simulate and re-index instead of reusing
 
 1. Build (or reuse) a 10,000-user, 7-day model-backend run in ``reports/bench-api-10k-seed1/``
    (``events.jsonl``; ~20 s to simulate) and index it into its ``index.sqlite`` (timed).
@@ -271,16 +271,3 @@ def bench_api(args=None) -> bool:
             proc.kill()
     print(f"  api targets: {'ok' if all_ok else 'MISSED'}")
     return all_ok
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
-    args = parser.parse_args(argv)
-    ok = bench_api(args)
-    return 1 if (args.strict and not ok) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """``make bench`` section ``sweep``: sweep throughput with 1 and with 2 local worker processes.
 
-    python bench/bench_sweep.py                  # the section on its own
-    python bench/bench_sweep.py --sweep-days 60  # shorter worlds
+    python bench/bench.py --only sweep                  # the section on its own
+    python bench/bench.py --only sweep --sweep-days 60  # shorter worlds
 
 The same small sweep (yield_season shortened: 40 holders, 10 traders, 120 days; 4 points x 2 seeds
 = 8 runs of about 2 s each) runs twice in this process, each time into a fresh temporary folder:
@@ -88,16 +88,3 @@ def bench_sweep(args=None) -> bool:
     print(f"  2 workers / 1 worker = {ratio:.2f}x   (target >= {TARGET}x)  {'ok' if ratio >= TARGET else 'MISSED'}")
     print(f"  identical result tables: {'yes' if same else 'NO'}")
     return ok
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    parser.add_argument("--strict", action="store_true", help="exit 1 if the target is missed")
-    args = parser.parse_args(argv)
-    ok = bench_sweep(args)
-    return 1 if (args.strict and not ok) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,8 @@ from eth_tester import EthereumTester, PyEVMBackend
 from web3 import EthereumTesterProvider, Web3
 
 from sim.protocol.artifacts import load_artifacts
-from sim.protocol.deployment import Accounts, deployment_plan
+from contracts_model.deployment import deployment_plan
+from sim.protocol.deployment import Accounts
 
 
 class NaiveWeb3System:
@@ -23,7 +24,8 @@ class NaiveWeb3System:
         artifacts = load_artifacts()
         self.contracts = {}
         deployer = Web3.to_checksum_address(self.accounts.deployer)
-        for step in deployment_plan(params, self.accounts):
+        a = self.accounts
+        for step in deployment_plan(params, a.deployer, a.committee, a.fee_collector):
             art = artifacts[step.contract]
             factory = self.w3.eth.contract(abi=list(art.abi), bytecode=art.bytecode)
             args = [Web3.to_checksum_address(a) if isinstance(a, str) else a for a in step.args]

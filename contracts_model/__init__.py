@@ -20,7 +20,8 @@ from contracts_model.errors import (
 )
 from contracts_model.events import Event
 from contracts_model.params import PRESETS, ProtocolParams, YieldParams
-from contracts_model.system import DEPLOYMENT_ORDER, ModelSystem
+from contracts_model.deployment import DEPLOYMENT_ORDER
+from contracts_model.system import ModelSystem
 
 __all__ = [
     "DEPLOYMENT_ORDER",

@@ -18,26 +18,22 @@ no gas: ETH only moves as msg.value and as the contracts send it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from contracts_model.abi import args_checker, canonical_address
-from contracts_model.accounts import ZERO_ADDRESS, create_address, to_address
+from contracts_model.accounts import ZERO_ADDRESS, to_address
 from contracts_model.chain import Chain, Msg
 from contracts_model.contract import PAYABLE, PURE, VIEW
+from contracts_model.deployment import deployment_plan, yield_configuration
 from contracts_model.errors import ArgumentError, BareRevert, InsufficientFunds
 from contracts_model.evm_math import UINT256_MAX
 from contracts_model.fee_policy import FeePolicy
 from contracts_model.fee_vault import FeeVault
 from contracts_model.oracle import OracleAggregator
-from contracts_model.params import ProtocolParams, YieldParams
+from contracts_model.params import ProtocolParams
 from contracts_model.proof_of_reserves import ProofOfReserves
 from contracts_model.storage import restore, snapshot_of
 from contracts_model.synth import RBTCSynth
 from contracts_model.yield_pool import YieldScalesPool
 
-DEPLOYMENT_ORDER = (
-    "FeePolicy", "RBTCSynth", "FeeVault", "OracleAggregator", "YieldScalesPool", "ProofOfReserves",
-)
 
 
 def _uint(value, what: str) -> int:
@@ -76,16 +72,13 @@ class ModelSystem:
         for operator in dict.fromkeys((deployer, committee)):  # their genesis allocation
             chain.balances[operator] += operator_funding_wei
 
-        a = [create_address(deployer, nonce) for nonce in range(len(DEPLOYMENT_ORDER))]
-        self.addresses: dict[str, str] = dict(zip(DEPLOYMENT_ORDER, a))
-        p = params
-        chain.deploy(FeePolicy(chain, a[0], p.pct_bps, p.fixed_wei, p.wei_per_sat))
-        chain.deploy(RBTCSynth(chain, a[1], a[3]))
-        chain.deploy(FeeVault(chain, a[2], a[3], fee_collector))
-        chain.deploy(OracleAggregator(chain, a[3], a[1], a[2], a[0], committee, p.min_confirmations,
-                                      p.max_fee_per_sync_wei))
-        chain.deploy(YieldScalesPool(chain, a[4], a[1], a[2], committee))
-        chain.deploy(ProofOfReserves(chain, a[5], committee))
+        models = {"FeePolicy": FeePolicy, "RBTCSynth": RBTCSynth, "FeeVault": FeeVault,
+                  "OracleAggregator": OracleAggregator, "YieldScalesPool": YieldScalesPool,
+                  "ProofOfReserves": ProofOfReserves}
+        self.addresses: dict[str, str] = {}
+        for step in deployment_plan(params, deployer, committee, fee_collector):
+            chain.deploy(models[step.contract](chain, step.address, *step.args))
+            self.addresses[step.contract] = step.address
         chain.commit()
         self.contracts: dict[str, object] = {name: chain.code[address] for name, address in self.addresses.items()}
 
@@ -106,10 +99,9 @@ class ModelSystem:
         self._msgs: dict[str, Msg] = {}  # sender -> Msg(sender, 0), reused by every value-less call
 
         self.deployment_events: list = []
-        if params.yield_params is not None and params.yield_params != YieldParams():
-            _, self.deployment_events = self.transact(
-                committee, "YieldScalesPool", "configureYield", params.yield_params.as_args()
-            )
+        configuration = yield_configuration(params)
+        if configuration is not None:
+            _, self.deployment_events = self.transact(committee, "YieldScalesPool", "configureYield", configuration)
 
     # ------------------------------------------------------------------ block context and ETH
 

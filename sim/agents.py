@@ -21,12 +21,11 @@ from sim.bitcoin.transactions import ChainError
 from sim.config import DAY, AgentConfig
 from sim.eventlog import EventLog
 from sim.oracle_service import OracleService
+from sim.poisson import next_arrival
 from sim.protocol.recorder import RecordingBackend
 
 #: Wallet funding every simulated user gets from the faucet (ETH for prepaying fees).
 USER_ETH_WEI = 10**20
-#: Longest wait before the action rate is recomputed for a changed population.
-RATE_RECHECK_S = 600
 
 
 @define
@@ -98,12 +97,8 @@ class Population:
             if active == 0:
                 yield self.env.timeout(60)
                 continue
-            gap = int(round(rng.exponential(1.0 / (total * active))))
-            if gap > RATE_RECHECK_S:
-                # The population may grow meanwhile; waiting is memoryless, so draw again later.
-                yield self.env.timeout(RATE_RECHECK_S)
+            if not (yield from next_arrival(self.env, rng, total * active)):
                 continue
-            yield self.env.timeout(gap)
             user = self.onboarded[int(rng.integers(0, len(self.onboarded)))]
             kind = kinds[int(np.searchsorted(cumulative, rng.random(), side="right"))]
             getattr(self, f"_{kind}")(user)

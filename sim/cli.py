@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 
 from sim.protocol.artifacts import ArtifactError
-from sim.scenario import BACKENDS, ScenarioError, builtins, load
+from sim.config import BACKENDS
+from sim.scenario import ScenarioError, builtins, load
 
 EXIT_CLEAN, EXIT_VIOLATION, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -12,6 +12,8 @@ from contracts_model.params import PRESETS, ProtocolParams
 
 DAY = 86_400
 HOUR = 3_600
+#: Where the contracts run: the Python models, the compiled contracts on py-evm, or both compared.
+BACKENDS = ("model", "evm", "lockstep")
 
 
 @frozen

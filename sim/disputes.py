@@ -23,11 +23,11 @@ import numpy as np
 from attrs import define
 
 from contracts_model.errors import ContractRevert
-from sim.agents import RATE_RECHECK_S
 from sim.bitcoin.chain import BitcoinChain
 from sim.config import DAY, DisputeConfig
 from sim.eventlog import EventLog
 from sim.oracle_service import OracleService
+from sim.poisson import next_arrival
 from sim.protocol.recorder import RecordingBackend
 from sim.registry import Registry
 
@@ -151,30 +151,28 @@ class Disputes:
 
     # ------------------------------------------------------------------ users filing on their own
 
-    def activity(self, users: list):
-        """SimPy process: spontaneous disputes at the configured per-user rates."""
+    def activity(self, active: list):
+        """SimPy process: spontaneous disputes at the configured per-user rates, among ``active``
+        (the population's onboarded users, a list that grows as they onboard)."""
         c = self.config
         rate = (c.frivolous_per_day + c.discrepancy_per_day) / DAY
         while True:
-            active = [u for u in users if u.onboarded]
             if rate <= 0 or not active:
                 yield self.env.timeout(3600)
                 continue
-            gap = int(round(self.rng.exponential(1.0 / (rate * len(active)))))
-            if gap > RATE_RECHECK_S:  # more users may onboard meanwhile; waiting is memoryless
-                yield self.env.timeout(RATE_RECHECK_S)
+            count = len(active)  # those onboarded when the wait began (the list only grows)
+            if not (yield from next_arrival(self.env, self.rng, rate * count)):
                 continue
-            yield self.env.timeout(gap)
-            user = active[int(self.rng.integers(0, len(active)))].address
+            user = active[int(self.rng.integers(0, count))].address
             if self.rng.random() * (c.frivolous_per_day + c.discrepancy_per_day) < c.frivolous_per_day:
                 self.file_frivolous(user)
             elif self.port.rbtc_balance(user) != self.oracle.confirmed(user):
                 self.file_truthful(user)
 
-    def wave(self, users: list, share: float, truthful: float) -> None:
-        """A dispute wave: a share of users file at once, a share of those truthfully."""
-        for user in users:
-            if user.onboarded and self.rng.random() < share:
+    def wave(self, active: list, share: float, truthful: float) -> None:
+        """A dispute wave: a share of the onboarded users file at once, a share of those truthfully."""
+        for user in active:
+            if self.rng.random() < share:
                 if self.rng.random() < truthful:
                     self.file_truthful(user.address)
                 else:

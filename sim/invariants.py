@@ -156,7 +156,7 @@ class BackingMonitor:
         self._scheduled = False
         self.checks += 1
         now = int(self.env.now)
-        balance = self.chain.confirmed_balance
+        total_confirmed = self.chain.total_confirmed
         min_conf = self.min_conf
         changes = self.chain.changes_since(self._cursor, min_conf, self.registry.watched)
         new_tip = changes.cursor != self._cursor
@@ -164,7 +164,7 @@ class BackingMonitor:
         owner_of = self.registry.owner_of
         self._dirty.update(owner_of(a) for a in changes.addresses)
         for user in sorted(self._dirty):
-            confirmed = sum(balance(a, min_conf) for a in self.registry.addresses_of(user))
+            confirmed = total_confirmed(self.registry.addresses_of(user), min_conf)
             self.total_confirmed += confirmed - self.confirmed.get(user, 0)
             self.confirmed[user] = confirmed
             excess = self.rbtc.get(user, 0) - confirmed

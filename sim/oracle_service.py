@@ -157,8 +157,8 @@ class OracleService:
                         candidates=len(candidates), **tally)
 
     def confirmed(self, user: str) -> int:
-        balance = self.chain.confirmed_balance
-        return sum(balance(a, self.min_conf) for a in self.registry.addresses_of(user))
+        """The user's confirmed BTC at minConfirmations, over all its bound addresses."""
+        return self.chain.total_confirmed(self.registry.addresses_of(user), self.min_conf)
 
     def reconcile(self, user: str, *, force: bool = False) -> str:
         """Bring one user's lastSats to its confirmed balance if the rules allow; returns what was done.

@@ -38,6 +38,7 @@ import attrs
 
 from contracts_model.params import PRESETS, ProtocolParams, YieldParams
 from sim.config import (
+    BACKENDS,
     AgentConfig,
     BitcoinConfig,
     DisputeConfig,
@@ -49,7 +50,6 @@ from sim.config import (
 )
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
-BACKENDS = ("model", "evm", "lockstep")
 NETWORKS = ("mainnet", "testnet", "regtest")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -18,7 +18,7 @@ from sim.agents import Population
 from sim.bitcoin.block import next_block_gap
 from sim.bitcoin.chain import BitcoinChain
 from sim.bitcoin.reorg import ReorgPolicy
-from sim.config import WorldConfig
+from sim.config import BACKENDS, WorldConfig
 from sim.eventlog import EventLog
 from sim.disputes import Disputes
 from sim.invariants import BackingMonitor, YieldMonitor
@@ -33,23 +33,17 @@ from sim.registry import Registry
 from sim.reserves import ReservesPublisher
 from sim.yield_flow import YieldFlow
 
-BACKENDS = ("model", "evm", "lockstep")
-
-
 def make_backend(config: WorldConfig) -> Backend:
     """The protocol deployed on the backend the config names."""
     if config.backend == "model":
-        return ModelBackend(config.params, genesis_timestamp=GENESIS_TIMESTAMP)
+        return ModelBackend(config.params)
     if config.backend == "evm":
-        return EvmBackend(config.params, artifacts_dir=config.contracts_dir, genesis_timestamp=GENESIS_TIMESTAMP)
+        return EvmBackend(config.params, artifacts_dir=config.contracts_dir)
     if config.backend == "lockstep":
         # In a world every account is touched sooner or later, so the full-state comparison runs
         # every 50 actions (and at the end); outcomes and events are still compared on every action.
-        return LockstepBackend(
-            ModelBackend(config.params, genesis_timestamp=GENESIS_TIMESTAMP),
-            EvmBackend(config.params, artifacts_dir=config.contracts_dir, genesis_timestamp=GENESIS_TIMESTAMP),
-            observe_every=50,
-        )
+        return LockstepBackend(ModelBackend(config.params),
+                               EvmBackend(config.params, artifacts_dir=config.contracts_dir), observe_every=50)
     raise ValueError(f"unknown backend {config.backend!r}; expected one of {', '.join(BACKENDS)}")
 
 
@@ -97,7 +91,7 @@ class World:
         env.process(self._schedule())
         env.process(self.yields.trader_onboarding())
         env.process(self.yields.activity())
-        env.process(self.disputes.activity(self.population.users))
+        env.process(self.disputes.activity(self.population.onboarded))
         env.process(self.reserves.run())
         env.process(self.metrics.run(self.metrics_interval))
         self.finished = False
@@ -147,7 +141,7 @@ class World:
         elif kind == "oracle_outage":
             self.oracle.go_offline(int(params["duration_s"]))
         elif kind == "dispute_wave":
-            self.disputes.wave(self.population.users, float(params.get("users", 0.2)),
+            self.disputes.wave(self.population.onboarded, float(params.get("users", 0.2)),
                                float(params.get("truthful", 0.5)))
         elif kind == "deposit_burst":
             self.population.deposit_burst(float(params.get("users", 0.5)), tuple(params.get("sats", (10_000, 1_000_000))))

@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from contracts_model.errors import ContractRevert
-from sim.agents import RATE_RECHECK_S
 from sim.config import DAY, YieldConfig
 from sim.eventlog import EventLog
 from sim.oracle_service import OracleService
+from sim.poisson import next_arrival
 from sim.protocol.recorder import RecordingBackend
 
 HOLDER, TRADER = 0, 1
@@ -92,11 +92,8 @@ class YieldFlow:
             if total <= 0:
                 yield self.env.timeout(3600)
                 continue
-            gap = int(round(self.rng.exponential(1.0 / total)))
-            if gap > RATE_RECHECK_S:  # participants may join meanwhile; waiting is memoryless
-                yield self.env.timeout(RATE_RECHECK_S)
+            if not (yield from next_arrival(self.env, self.rng, total)):
                 continue
-            yield self.env.timeout(gap)
             if self.rng.random() * total < float(rates[0]) * population:
                 self.claim(self._order[int(self.rng.integers(0, len(self._order)))])
             else:

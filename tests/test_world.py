@@ -7,7 +7,6 @@ import sys
 import textwrap
 
 import attrs
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -6,7 +6,7 @@ import attrs
 import pytest
 
 from contracts_model.params import PRESETS
-from sim.config import DAY, HOUR, AgentConfig, DisputeConfig, OracleConfig, ScheduledEvent, WorldConfig, YieldConfig
+from sim.config import DAY, HOUR, AgentConfig, DisputeConfig, ScheduledEvent, WorldConfig, YieldConfig
 from sim.disputes import Disputes
 from sim.world import World
 

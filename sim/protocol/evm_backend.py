@@ -15,7 +15,8 @@ from contracts_model.params import ProtocolParams
 from sim.evm.codec import ContractCodec, decode_revert
 from sim.evm.engine import EvmEngine, Execution
 from sim.protocol.artifacts import ArtifactError, load_artifacts
-from sim.protocol.deployment import OPERATOR_FUNDING_WEI, Accounts, deployment_plan, yield_configuration
+from contracts_model.deployment import deployment_plan, yield_configuration
+from sim.protocol.deployment import OPERATOR_FUNDING_WEI, Accounts
 from sim.protocol.port import Backend, Receipt
 
 #: 2025-09-21T00:00:00Z, the seed document's date; every world starts its clocks here unless told otherwise.
@@ -69,7 +70,8 @@ class EvmBackend(Backend):
 
     def _deploy(self) -> None:
         deployer = _raw(self.accounts.deployer)
-        for step in deployment_plan(self.params, self.accounts):
+        a = self.accounts
+        for step in deployment_plan(self.params, a.deployer, a.committee, a.fee_collector):
             artifact = self.artifacts.get(step.contract)
             if artifact is None:  # an optional contract this build does not have
                 continue

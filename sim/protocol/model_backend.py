@@ -40,7 +40,6 @@ class ModelBackend(Backend):
             operator_funding_wei=OPERATOR_FUNDING_WEI,
         )
         self.addresses = dict(self.system.addresses)
-        self._block = (genesis_block, genesis_timestamp)
 
     def transact(self, sender: str, contract: str, function: str, args: tuple = (), value: int = 0) -> Receipt:
         result, events = self.system.transact(sender, contract, function, args, value)
@@ -50,14 +49,11 @@ class ModelBackend(Backend):
         return self.system.call(contract, function, args)
 
     def set_block(self, number: int, timestamp: int) -> None:
-        if number < self._block[0] or timestamp < self._block[1]:
-            raise ValueError(f"block context may not go back: {self._block} -> ({number}, {timestamp})")
-        self._block = (number, timestamp)
-        self.system.set_block(number, timestamp)
+        self.system.set_block(number, timestamp)  # raises ValueError if either goes back
 
     @property
     def block(self) -> tuple[int, int]:
-        return self._block
+        return self.system.block_number, self.system.block_timestamp
 
     def eth_balance(self, address: str) -> int:
         return self.system.eth_balance(address)
@@ -66,8 +62,7 @@ class ModelBackend(Backend):
         self.system.set_eth_balance(address, wei)
 
     def snapshot(self) -> Any:
-        return (self.system.snapshot(), self._block)
+        return self.system.snapshot()  # the block context included
 
     def revert(self, token: Any) -> None:
-        state, self._block = token
-        self.system.revert(state)
+        self.system.revert(token)
