@@ -1,8 +1,8 @@
 """``rbtc-sim``: run scenarios, check them, replay runs, serve and inspect their data.
 
-Exit status: 0 the run was clean, 1 an invariant was violated (or a replay did not match), 2 bad
-input (a scenario, address, artifact directory or run folder that cannot be used; one line on
-stderr says what and where).
+Exit status (one contract for every command, see :mod:`sim.exits`): 0 all held, 1 an invariant was
+violated (or a replay did not match), 2 bad input (one line on stderr says what and where), 3 the
+harness itself failed (one line names a crash-report file), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,15 +13,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sim.protocol.artifacts import ArtifactError
 from sim.config import BACKENDS
-from sim.scenario import ScenarioError, builtins, load
-
-EXIT_CLEAN, EXIT_VIOLATION, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class BadInput(Exception):
-    """Input the command cannot use; the message is the one line to print."""
+from sim.exits import OK, VIOLATION, BadInput, guarded
+from sim.scenario import builtins, load
 
 
 def _scenario(args):
@@ -71,7 +65,7 @@ def cmd_run(args) -> int:
             server.wait()
         except KeyboardInterrupt:
             server.stop()
-    return EXIT_VIOLATION if violations else EXIT_CLEAN
+    return VIOLATION if violations else OK
 
 
 def cmd_validate(args) -> int:
@@ -79,7 +73,7 @@ def cmd_validate(args) -> int:
     c = scenario.config
     print(f"{scenario.path}: ok — {scenario.name}: {c.users:,} users, {c.duration_s / 86400:g} days, "
           f"backend {c.backend}, seed {c.seed}, {len(c.schedule)} scheduled events")
-    return EXIT_CLEAN
+    return OK
 
 
 def cmd_list(args) -> int:
@@ -88,7 +82,7 @@ def cmd_list(args) -> int:
     for s in scenarios:
         c = s.config
         print(f"{s.name:<{width}}  {c.users:>6,} users {c.duration_s / 86400:>5g} d  {c.backend:<8} {s.description}")
-    return EXIT_CLEAN
+    return OK
 
 
 def cmd_replay(args) -> int:
@@ -109,7 +103,7 @@ def cmd_replay(args) -> int:
     same = summary["digest"] == recorded["digest"]
     print(f"recorded digest {recorded['digest']}")
     print(f"replayed digest {summary['digest']}  {'MATCH' if same else 'MISMATCH'}")
-    return EXIT_CLEAN if same else EXIT_VIOLATION
+    return OK if same else VIOLATION
 
 
 def _evm_address(text: str) -> str:
@@ -134,7 +128,7 @@ def cmd_proof(args) -> int:
     if not document["leaves"]:
         raise BadInput(f"{user}: no leaf for this user in the snapshot of round {document['round']}")
     print(json.dumps(document, indent=2))
-    return EXIT_CLEAN
+    return OK
 
 
 def cmd_verify_proof(args) -> int:
@@ -148,14 +142,14 @@ def cmd_verify_proof(args) -> int:
     results = verify_document(document)
     for leaf_hash, ok, reason in results:
         print(f"{leaf_hash}  {'VALID' if ok else 'INVALID'}  {reason}")
-    return EXIT_CLEAN if results and all(ok for _, ok, _ in results) else EXIT_VIOLATION
+    return OK if results and all(ok for _, ok, _ in results) else VIOLATION
 
 
 def cmd_serve(args) -> int:
     from sim.api import serve
 
     serve(args.target, host=args.host, port=args.port)
-    return EXIT_CLEAN
+    return OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,14 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (ScenarioError, ArtifactError, BadInput) as exc:
-        print(f"rbtc-sim: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("rbtc-sim: interrupted; the run folder is marked incomplete", file=sys.stderr)
-        return 130
+    return guarded(lambda: args.func(args), argv=argv)
 
 
 if __name__ == "__main__":

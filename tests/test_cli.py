@@ -193,3 +193,22 @@ def test_run_with_serve_answers_over_http_while_the_world_runs(tmp_path):
             process.kill()
     assert answered_during_run is not None and answered_during_run["success"] is True
     assert (out / "index.sqlite").exists()
+
+
+def test_a_harness_failure_exits_3_with_one_line_naming_a_crash_report(tmp_path, capsys, monkeypatch):
+    """Status 3 is the harness's own failure, never 1 (which means an invariant was violated)."""
+    import sim.run
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug in the harness")
+
+    monkeypatch.setenv("RBTC_CRASH_DIR", str(tmp_path / "crashes"))
+    monkeypatch.setattr(sim.run, "execute", broken)
+    assert main(["run", str(small(tmp_path)), "--out", str(tmp_path / "run")]) == 3
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("rbtc-sim: internal error (ZeroDivisionError); crash report: ")
+    report = Path(err.rsplit(": ", 1)[1])
+    assert report.parent == tmp_path / "crashes"
+    text = report.read_text()
+    assert "Traceback" in text and "a bug in the harness" in text and "rbtc-sim" in text

@@ -1,8 +1,9 @@
 """``rbtc-sim sweep SWEEP.toml [--out DIR] [--workers N] [--scheduler tcp://HOST:PORT] [--restart]``.
 
-Exit status: 0 every run finished clean, 1 a run reported invariant violations (or failed), 2 bad
-input (the sweep file, its base scenario, the output folder or the scheduler address; one line on
-stderr says what and where), 130 interrupted (finished runs are kept; the same command resumes).
+Exit status (:mod:`sim.exits`): 0 every run finished clean, 1 a run reported invariant violations (or
+failed), 2 bad input (the sweep file, its base scenario, the output folder or the scheduler address;
+one line on stderr says what and where), 3 the harness failed (a crash report), 130 interrupted
+(finished runs are kept; the same command resumes).
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from pathlib import Path
 
 from sim.scenario import ScenarioError
 
-EXIT_CLEAN, EXIT_VIOLATION, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+from sim.exits import BAD_INPUT as EXIT_BAD_INPUT
+from sim.exits import INTERRUPTED as EXIT_INTERRUPTED
+from sim.exits import OK as EXIT_CLEAN
+from sim.exits import VIOLATION as EXIT_VIOLATION
+from sim.exits import guarded
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -102,4 +107,4 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     args = parser.parse_args(argv)
-    return args.func(args)
+    return guarded(lambda: args.func(args), prog="rbtc-sim sweep", argv=argv)
