@@ -40,10 +40,11 @@ class BadInput(Exception):
 
 def bad_input_errors() -> tuple[type[BaseException], ...]:
     """Every exception class that means "bad input" (imported lazily: this module imports nothing heavy)."""
+    from contracts_model.deployment import DeploymentError
     from sim.protocol.artifacts import ArtifactError
     from sim.scenario import ScenarioError
 
-    return (BadInput, ScenarioError, ArtifactError)
+    return (BadInput, ScenarioError, ArtifactError, DeploymentError)
 
 
 def _crash_dir() -> Path:

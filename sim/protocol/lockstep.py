@@ -66,6 +66,7 @@ class LockstepBackend(Backend):
             raise ValueError(f"backends deployed at different addresses: {left.addresses} vs {right.addresses}")
         self.left, self.right = left, right
         self.params, self.accounts, self.addresses = left.params, left.accounts, left.addresses
+        self.deployment = left.deployment
         self.names = (left.name, right.name)
         #: Compare the full observable state every this many actions (1 = after every action).
         self.observe_every = observe_every

@@ -31,6 +31,7 @@ class RecordingBackend(Backend):
         self.genesis_timestamp = genesis_timestamp
         self.block_time_s = block_time_s
         self.params, self.accounts, self.addresses = inner.params, inner.accounts, inner.addresses
+        self.deployment = inner.deployment
         self.name = inner.name
         self._listeners: list[TxListener] = []
         self._block = (-1, -1)
