@@ -84,6 +84,13 @@ class ReservesConfig:
 
 
 @frozen
+class AdversaryConfig:
+    """Calls that must fail: transfers of the soulbound token and restricted calls by strangers."""
+
+    probes_per_day: float = 0.0  # per user; 0 turns the probes off
+
+
+@frozen
 class ScheduledEvent:
     """Something the scenario makes happen at a given time.
 
@@ -113,6 +120,8 @@ class WorldConfig:
     params: ProtocolParams = PRESETS["testnet"]
     preset: str | None = "testnet"
     contracts_dir: str | None = None  # compiled artifacts to load instead of the project's own (evm, lockstep)
+    deployment_file: str | None = None  # who holds each role (TOML or a Foundry broadcast); default: our wiring
+    deviations_file: str | None = None  # declared differences of a foreign build that lockstep waives
     evm_block_time_s: int = 1
     bitcoin: BitcoinConfig = BitcoinConfig()
     oracle: OracleConfig = OracleConfig()
@@ -120,6 +129,7 @@ class WorldConfig:
     yields: YieldConfig = YieldConfig()
     disputes: DisputeConfig = DisputeConfig()
     reserves: ReservesConfig = ReservesConfig()
+    adversary: AdversaryConfig = AdversaryConfig()
     schedule: tuple[ScheduledEvent, ...] = ()
     #: Check the backing invariant at the end of every simulated instant (always on in tests).
     check_invariants: bool = True
