@@ -33,6 +33,7 @@ class OracleConfig:
     delta_threshold_sats: int = 1_000  # rate limit: one sync per user per EVM block unless |delta| >= this
     reaction_delay_s: int = 0  # time from a new Bitcoin block to the oracle acting on it
     register_with_prepay_share: float = 0.5  # share of users the committee registers with registerAndPrepay
+    precheck_fees: bool = True  # skip increases the user cannot pay for; false: send them and let the contract refuse
 
 
 @frozen

@@ -9,8 +9,9 @@ rate limit, or waiting for a top-up that has since arrived), and reconciles each
 2. the rate limit allows one sync per user per EVM block unless ``|delta| >= delta_threshold_sats``;
    decreases are never deferred (a deferred decrease would leave rBTC unbacked until the next block);
 3. the fee is quoted first; an increase the user cannot pay for is skipped and the user marked as
-   needing a top-up; a decrease the user cannot pay for is sent anyway, and the contract burns the
-   user's whole balance (emergency burn);
+   needing a top-up (with ``precheck_fees = false`` it is sent anyway and the contract's
+   ``NeedsTopUp`` says so); a decrease the user cannot pay for is sent anyway, and the contract
+   burns the user's whole balance (emergency burn);
 4. a user back from an emergency burn (topped up and re-synced) gets its emergency flag reset.
 
 A sync the contract refuses (it reverts: the fee cap, or a defect in the build under test) is logged
@@ -39,6 +40,12 @@ from sim.registry import METHOD_BIP322, Binding, Registry
 
 #: The longest a refused user waits before the committee retries it (6 hours).
 MAX_BACKOFF_S = 6 * 3_600
+
+
+class SilentSync(Exception):
+    """A sync that returned without emitting Synced, EmergencyBurn or NeedsTopUp."""
+
+    call = "OracleAggregator.sync"
 
 
 class OracleService:
@@ -195,13 +202,8 @@ class OracleService:
             self._wake_at((block) * self.port.block_time_s, "rate limit")  # the next EVM block
             return "deferred"
         fee = self.port.quote_fee(user, delta)
-        if delta > 0 and self.port.vault_balance(user) < fee:
-            if user not in self.needs_topup:
-                self.needs_topup.add(user)
-                self._op("needs_topup", user, delta, confirmed, recorded, fee=fee)
-                for hook in self.on_needs_topup:
-                    hook(user)
-            return "needs_topup"
+        if self.config.precheck_fees and delta > 0 and self.port.vault_balance(user) < fee:
+            return self._needs_topup(user, delta, confirmed, recorded, fee)
         try:
             receipt = self.port.sync(user, confirmed)
         except ContractRevert as exc:
@@ -217,10 +219,10 @@ class OracleService:
             if confirmed > 0:  # what is still held must be minted back once the user can pay for it
                 self.deferred.add(user)
             op = "emergency_burn"
-        elif "NeedsTopUp" in names:  # the vault changed between quote and sync
-            self.needs_topup.add(user)
-            self._op("needs_topup", user, delta, confirmed, recorded, fee=fee)
-            return "needs_topup"
+        elif "NeedsTopUp" in names:  # the contract refused it (no pre-check, or the vault changed meanwhile)
+            return self._needs_topup(user, delta, confirmed, recorded, fee)
+        elif "Synced" not in names:  # it returned without saying what it did: treat it as not applied
+            return self._refused(user, SilentSync(), delta=delta, confirmed=confirmed, recorded=recorded, fee=fee)
         else:
             self.recorded[user] = confirmed
             since = self._dirty_since.pop(user, self.now)
@@ -235,12 +237,20 @@ class OracleService:
             hook(user, op, receipt)
         return op
 
+    def _needs_topup(self, user: str, delta: int, confirmed: int, recorded: int, fee: int) -> str:
+        if user not in self.needs_topup:
+            self.needs_topup.add(user)
+            self._op("needs_topup", user, delta, confirmed, recorded, fee=fee)
+            for hook in self.on_needs_topup:
+                hook(user)
+        return "needs_topup"
+
     def _refused(self, user: str, exc: Exception, **known) -> str:
         """A call for ``user`` failed: log it with its reason and schedule the retry with back-off."""
         refusals = self.backoff.get(user, (0, 0))[0] + 1
         wait = min(self.config.poll_interval_s * 2 ** min(refusals - 1, 30), MAX_BACKOFF_S)
         self.backoff[user] = (refusals, self.now + wait)
-        error = exc.error_name or repr(exc) if isinstance(exc, ContractRevert) else type(exc).__name__
+        error = (exc.error_name or repr(exc)) if isinstance(exc, ContractRevert) else type(exc).__name__
         recorded = known.get("recorded", self.recorded.get(user, 0))
         confirmed = known.get("confirmed", recorded)
         self._op("error", user, known.get("delta", confirmed - recorded), confirmed, recorded,

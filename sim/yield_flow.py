@@ -121,8 +121,9 @@ class YieldFlow:
             return
         try:
             receipt = self.port.transact(user, "YieldScalesPool", "claimYield")
-        except ContractRevert as exc:
+        except ContractRevert as exc:  # the rules say a claim of owed yield pays it
             self.log.append(self.now, "yield_error", function="claimYield", user=user, error=exc.error_name)
+            self.on_failure(exc, user)
             return
         paid = next((e.args[1] for e in receipt.events if e.name == "YieldClaimed"), 0)
         self.claims += 1
