@@ -207,7 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve)
+    from sim.check.cli import add_arguments as add_check_arguments
     from sim.sweep import add_arguments as add_sweep_arguments
+
+    check = sub.add_parser("check", help="check a compiled build against the protocol's invariants")
+    add_check_arguments(check)
 
     sweep = sub.add_parser("sweep", help="a yield parameter sweep: many seeded worlds per parameter set")
     add_sweep_arguments(sweep)

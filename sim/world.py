@@ -224,6 +224,8 @@ class World:
         found["dispute_filed"] += summary["filed"]
         found["dispute_resolved"] += summary["accepted"] + summary["rejected"]
         found["probe"] += self.probes.tried
+        if self.port.has("ProofOfReserves"):
+            found["publish_reserves"] += self.reserves.rounds
         return {name: count for name, count in sorted(found.items()) if count}
 
     def lockstep_summary(self) -> dict | None:

@@ -95,6 +95,14 @@ def _describe(kind: str, value: Any) -> Any:
     return value
 
 
+def _summarize(outcome: tuple[str, Any]) -> str:
+    """One line for an outcome: ``ok: Transfer, Spent, Synced`` or ``revert FeeCapExceeded()``."""
+    kind, value = outcome
+    if kind == "ok" and isinstance(value, Receipt):
+        return "ok" + (": " + ", ".join(e.name for e in value.events) if value.events else "")
+    return str(_describe(kind, value))
+
+
 def _addresses(values) -> list[str]:
     found = []
     for v in values:
@@ -129,8 +137,13 @@ class LockstepBackend(Backend):
         self.on_divergence = on_divergence
         self.listener = listener
         self.divergences: list[Divergence] = []
+        #: If a list, every transaction is appended as (journal_step, action, outcome) (readable counterexamples).
+        self.journal: list | None = None
+        self.journal_step = 0
         self.step = 0
         self.tracked: set[str] = {self.accounts.committee, self.accounts.fee_collector, self.accounts.deployer}
+        #: Contracts and the zero address are observed through the global views, not as users.
+        self._untracked = set(left.addresses.values()) | set(right.addresses.values()) | {"0x" + "00" * 20}
 
     @property
     def comparing(self) -> bool:
@@ -187,25 +200,31 @@ class LockstepBackend(Backend):
     # ------------------------------------------------------------------ the port
 
     def transact(self, sender: str, contract: str, function: str, args: tuple = (), value: int = 0) -> Receipt:
-        if not self.comparing:
+        if not self.comparing and self.journal is None:
             return self.right.transact(sender, contract, function, args, value)
-        self.step += 1
         action = f"{sender} -> {contract}.{function}{args!r}" + (f" value={value}" if value else "")
-        a = _outcome(lambda: self.left.transact(sender, contract, function, args, value))
         b = _outcome(lambda: self.right.transact(sender, contract, function, args, value))
-        self._compare_outcomes(action, a, b)
-        self.tracked.add(str(sender).lower())
-        self.tracked.update(_addresses(args))
-        for outcome in (a, b):
-            if outcome[0] == "ok":
-                for event in outcome[1].events:
-                    if isinstance(event, Event):
-                        self.tracked.update(_addresses(event.args))
-        if self.comparing and self.step % self.observe_every == 0:
-            self.check_state(action)
+        if self.comparing:
+            self.step += 1
+            a = _outcome(lambda: self.left.transact(sender, contract, function, args, value))
+            self._compare_outcomes(action, a, b)
+            self._track(action, sender, args, (a, b))
+        if self.journal is not None:
+            self.journal.append((self.journal_step, action, _summarize(b)))
         if b[0] != "ok":
             raise b[1]
         return b[1]
+
+    def _track(self, action: str, sender: str, args: tuple, outcomes) -> None:
+        found = [str(sender).lower(), *_addresses(args)]
+        for outcome in outcomes:
+            if outcome[0] == "ok":
+                for event in outcome[1].events:
+                    if isinstance(event, Event):
+                        found.extend(_addresses(event.args))
+        self.tracked.update(a for a in found if a not in self._untracked)
+        if self.comparing and self.step % self.observe_every == 0:
+            self.check_state(action)
 
     def call(self, contract: str, function: str, args: tuple = ()) -> Any:
         if not self.comparing or self.deviations.view_waived(contract, function):
