@@ -18,7 +18,7 @@ from sim.agents import Population
 from sim.bitcoin.block import next_block_gap
 from sim.bitcoin.chain import BitcoinChain
 from sim.bitcoin.reorg import ReorgPolicy
-from sim.config import BACKENDS, WorldConfig
+from sim.config import BACKENDS, ENGINE_OF, WorldConfig
 from sim.eventlog import EventLog
 from sim.disputes import Disputes
 from sim.invariants import BackingMonitor, YieldMonitor
@@ -33,18 +33,27 @@ from sim.registry import Registry
 from sim.reserves import ReservesPublisher
 from sim.yield_flow import YieldFlow
 
+def require_backend(name: str) -> None:
+    """Raise bad input (exit status 2) now if backend ``name`` cannot run on this machine (revm without its wheel)."""
+    if ENGINE_OF.get(name) == "revm":
+        from sim.evm.revm_engine import require_revm
+
+        require_revm()
+
+
 def make_backend(config: WorldConfig) -> Backend:
     """The protocol deployed on the backend the config names."""
-    if config.backend == "model":
+    if config.backend not in BACKENDS:
+        raise ValueError(f"unknown backend {config.backend!r}; expected one of {', '.join(BACKENDS)}")
+    engine = ENGINE_OF[config.backend]
+    if engine is None:
         return ModelBackend(config.params)
-    if config.backend == "evm":
-        return EvmBackend(config.params, artifacts_dir=config.contracts_dir)
-    if config.backend == "lockstep":
-        # In a world every account is touched sooner or later, so the full-state comparison runs
-        # every 50 actions (and at the end); outcomes and events are still compared on every action.
-        return LockstepBackend(ModelBackend(config.params),
-                               EvmBackend(config.params, artifacts_dir=config.contracts_dir), observe_every=50)
-    raise ValueError(f"unknown backend {config.backend!r}; expected one of {', '.join(BACKENDS)}")
+    evm = EvmBackend(config.params, engine=engine, artifacts_dir=config.contracts_dir)
+    if not config.backend.startswith("lockstep"):
+        return evm
+    # In a world every account is touched sooner or later, so the full-state comparison runs
+    # every 50 actions (and at the end); outcomes and events are still compared on every action.
+    return LockstepBackend(ModelBackend(config.params), evm, observe_every=50)
 
 
 class World:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
+
 from contracts_model.errors import ContractRevert
 from contracts_model.events import Event
 from sim.protocol.observe import differences, observe
@@ -57,7 +59,11 @@ def _addresses(values) -> list[str]:
 
 
 class LockstepBackend(Backend):
-    """Runs ``left`` (the reference, normally the model) and ``right`` (normally the EVM) side by side."""
+    """Runs ``left`` (the reference, normally the model) and ``right`` (normally the EVM) side by side.
+
+    A receipt is the reference's, with the gas of whichever side meters it. Lockstep backends nest:
+    ``LockstepBackend(LockstepBackend(model, py_evm), revm)`` keeps all three in step.
+    """
 
     name = "lockstep"
 
@@ -67,6 +73,7 @@ class LockstepBackend(Backend):
         self.left, self.right = left, right
         self.params, self.accounts, self.addresses = left.params, left.accounts, left.addresses
         self.names = (left.name, right.name)
+        self.name = f"lockstep({left.name}, {right.name})"
         #: Compare the full observable state every this many actions (1 = after every action).
         self.observe_every = observe_every
         self.step = 0
@@ -119,6 +126,8 @@ class LockstepBackend(Backend):
             self.check_state(action)
         if a[0] != "ok":
             raise a[1]
+        if a[1].gas is None and b[1].gas is not None:  # the gas of whichever side meters it
+            return attrs.evolve(a[1], gas=b[1].gas)
         return a[1]
 
     def call(self, contract: str, function: str, args: tuple = ()) -> Any:

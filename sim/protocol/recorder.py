@@ -5,7 +5,8 @@ world clock (EVM block ``1 + t // block_time``, timestamp ``genesis + t``). Each
 position in its block and a deterministic hash, and is written to the event log as one ``evm_tx``
 record (sender, target, function, arguments, status, decoded events): what an indexer reads from
 a real chain's blocks and receipts. Listeners (the oracle service, invariant monitors, the
-indexer) are told of every successful transaction's events as it happens.
+indexer) are told of every successful transaction's events as it happens. The gas each transaction
+cost (on backends that meter it) goes to :attr:`RecordingBackend.gas`, not into the log.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Callable
 
 from contracts_model.errors import ContractRevert
 from sim.eventlog import EventLog
+from sim.protocol.gas import GasTable
 from sim.protocol.port import Backend, Receipt
 
 TxListener = Callable[[dict, Receipt], None]
@@ -33,6 +35,8 @@ class RecordingBackend(Backend):
         self.params, self.accounts, self.addresses = inner.params, inner.accounts, inner.addresses
         self.name = inner.name
         self._listeners: list[TxListener] = []
+        #: Gas per function of every transaction so far (empty on backends that do not meter gas).
+        self.gas = GasTable()
         self._block = (-1, -1)
         self._tx_index = 0
 
@@ -75,7 +79,10 @@ class RecordingBackend(Backend):
             receipt = self.inner.transact(sender, contract, function, args, value)
         except ContractRevert as exc:
             self.log.append(t, "evm_tx", status="revert", error=exc.error_name or repr(exc), events=[], **record)
+            self.gas.reverted(contract, function)
             raise
+        if receipt.gas is not None:
+            self.gas.record(contract, function, receipt.gas)
         record = self.log.append(
             t,
             "evm_tx",
