@@ -263,14 +263,15 @@ def _checker(kind: str):
         return integer
     if kind == "address":
         def address(value, where):
-            if type(value) is not str or len(value) != 42 or value[:2] != "0x" or value != value.lower() \
-                    or not all(c in _HEX for c in value[2:]):
-                check_value(value, kind, where)
+            if type(value) is not str or value not in _CHECKED_ADDRESSES:
+                check_value(value, kind, where)  # raises unless canonical
+                _CHECKED_ADDRESSES.add(value)
         return address
     return lambda value, where: check_value(value, kind, where)
 
 
-_HEX = frozenset("0123456789abcdef")
+#: Addresses already found canonical (a world calls with the same few thousand over and over).
+_CHECKED_ADDRESSES: set[str] = set()
 
 
 @frozen
