@@ -105,7 +105,28 @@ class Execution:
     gas: int | None = None
 
 
-class EvmEngine:
+class BlockClock:
+    """The block context of an engine: ``block_number`` and ``timestamp``, which never go back."""
+
+    block_number: int
+    timestamp: int
+
+    def set_block(self, number: int, timestamp: int) -> None:
+        """Make later calls see ``block.number == number`` and ``block.timestamp == timestamp``."""
+        if number < self.block_number or timestamp < self.timestamp:
+            raise ValueError(
+                f"block context may not go back: ({self.block_number}, {self.timestamp}) -> ({number}, {timestamp})"
+            )
+        if (number, timestamp) != (self.block_number, self.timestamp):
+            self.block_number, self.timestamp = number, timestamp
+            self._set_context()
+
+    def _set_context(self) -> None:
+        """Hand the current block number and timestamp to the EVM."""
+        raise NotImplementedError
+
+
+class EvmEngine(BlockClock):
     """One in-memory chain, its state, and the current block context."""
 
     def __init__(self, genesis_timestamp: int, genesis_block: int = 1):
@@ -142,16 +163,6 @@ class EvmEngine:
             base_fee_per_gas=0,
             excess_blob_gas=0,
         )
-
-    def set_block(self, number: int, timestamp: int) -> None:
-        """Make later calls see ``block.number == number`` and ``block.timestamp == timestamp``."""
-        if number < self.block_number or timestamp < self.timestamp:
-            raise ValueError(
-                f"block context may not go back: ({self.block_number}, {self.timestamp}) -> ({number}, {timestamp})"
-            )
-        if (number, timestamp) != (self.block_number, self.timestamp):
-            self.block_number, self.timestamp = number, timestamp
-            self._set_context()
 
     # ------------------------------------------------------------------ execution
 

@@ -25,7 +25,7 @@ If the wheel cannot be loaded on a machine, :func:`require_revm` raises :class:`
 from __future__ import annotations
 
 from contracts_model import errors
-from sim.evm.engine import CHAIN_ID, GAS_PER_CALL, HARDFORK, Execution
+from sim.evm.engine import CHAIN_ID, GAS_PER_CALL, HARDFORK, BlockClock, Execution
 from sim.exits import BadInput
 
 try:  # the only import of pyrevm in the project
@@ -68,7 +68,7 @@ class _Snapshot:
         self.checkpoint, self.block_number, self.timestamp = checkpoint, block_number, timestamp
 
 
-class RevmEngine:
+class RevmEngine(BlockClock):
     """One revm state and the current block context (the interface of :class:`sim.evm.engine.EvmEngine`)."""
 
     def __init__(self, genesis_timestamp: int, genesis_block: int = 1):
@@ -76,29 +76,20 @@ class RevmEngine:
         self.block_number = genesis_block
         self.timestamp = genesis_timestamp
         self.evm = pyrevm.EVM(
-            env=pyrevm.Env(cfg=pyrevm.CfgEnv(chain_id=CHAIN_ID), block=self._block_env()),
+            env=pyrevm.Env(cfg=pyrevm.CfgEnv(chain_id=CHAIN_ID)),
             gas_limit=GAS_PER_CALL,
             spec_id=HARDFORK.upper(),
         )
+        self._set_context()
         self.evm.set_balance(FAUCET, _FAUCET_WEI)
         self._snapshots: list[_Snapshot] = []
 
     # ------------------------------------------------------------------ block context
 
-    def _block_env(self):
+    def _set_context(self) -> None:
         # pyrevm itself sets the base fee to 0 and block.gaslimit to the EVM's gas limit.
-        return pyrevm.BlockEnv(number=self.block_number, timestamp=self.timestamp, basefee=0,
-                               coinbase="0x" + "00" * 20, prevrandao=bytes(32), excess_blob_gas=0)
-
-    def set_block(self, number: int, timestamp: int) -> None:
-        """Make later calls see ``block.number == number`` and ``block.timestamp == timestamp``."""
-        if number < self.block_number or timestamp < self.timestamp:
-            raise ValueError(
-                f"block context may not go back: ({self.block_number}, {self.timestamp}) -> ({number}, {timestamp})"
-            )
-        if (number, timestamp) != (self.block_number, self.timestamp):
-            self.block_number, self.timestamp = number, timestamp
-            self.evm.set_block_env(self._block_env())
+        self.evm.set_block_env(pyrevm.BlockEnv(number=self.block_number, timestamp=self.timestamp, basefee=0,
+                                               coinbase="0x" + "00" * 20, prevrandao=bytes(32), excess_blob_gas=0))
 
     # ------------------------------------------------------------------ execution
 
@@ -167,7 +158,7 @@ class RevmEngine:
         self.evm.revert(token.checkpoint)
         token.checkpoint = self.evm.snapshot()  # pyrevm's marks are single-use: set a new one here
         self.block_number, self.timestamp = token.block_number, token.timestamp
-        self.evm.set_block_env(self._block_env())
+        self._set_context()
 
 
 def _failure(message: str) -> Execution:
