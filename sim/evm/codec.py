@@ -265,6 +265,8 @@ def _checker(kind: str):
         def address(value, where):
             if type(value) is not str or value not in _CHECKED_ADDRESSES:
                 check_value(value, kind, where)  # raises unless canonical
+                if len(_CHECKED_ADDRESSES) >= _MAX_CHECKED:  # a long-lived process (a sweep worker) meets many
+                    _CHECKED_ADDRESSES.clear()
                 _CHECKED_ADDRESSES.add(value)
         return address
     return lambda value, where: check_value(value, kind, where)
@@ -272,6 +274,7 @@ def _checker(kind: str):
 
 #: Addresses already found canonical (a world calls with the same few thousand over and over).
 _CHECKED_ADDRESSES: set[str] = set()
+_MAX_CHECKED = 100_000
 
 
 @frozen

@@ -150,6 +150,7 @@ class RevmEngine(BlockClock):
         return token
 
     def revert(self, token: _Snapshot) -> None:
+        """Return to ``token``'s state and block context; the tokens taken after it are discarded."""
         stack = self._snapshots
         if not any(s is token for s in stack):
             raise ValueError("this snapshot is gone: a revert to an earlier snapshot discarded it")
