@@ -29,7 +29,6 @@ def _scenario(args):
 def cmd_run(args) -> int:
     from sim.progress import ProgressBar
     from sim.run import default_out_dir, execute
-
     from sim.world import require_backend
 
     scenario = _scenario(args)
