@@ -14,6 +14,7 @@ value the direct decoder finds non-canonical goes through eth-abi, which decides
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from attrs import frozen
 from eth_abi import decode as abi_decode
@@ -21,6 +22,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 from contracts_model import errors
+from contracts_model.abi import args_checker, split_tuple
 from contracts_model.events import Event
 
 _ERROR_STRING = keccak(b"Error(string)")[:4]
@@ -61,77 +63,8 @@ def _normalize(value, kind: str):
         inner = kind[: kind.rindex("[")]
         return tuple(_normalize(v, inner) for v in value)
     if kind.startswith("("):
-        return tuple(_normalize(v, t) for v, t in zip(value, _split_tuple(kind), strict=True))
+        return tuple(_normalize(v, t) for v, t in zip(value, split_tuple(kind), strict=True))
     return value
-
-
-def _split_tuple(kind: str) -> list[str]:
-    """``(a,(b,c),d)`` -> ``['a', '(b,c)', 'd']``."""
-    parts, depth, current = [], 0, ""
-    for ch in kind[1:-1]:
-        if ch == "," and depth == 0:
-            parts.append(current)
-            current = ""
-            continue
-        depth += ch == "("
-        depth -= ch == ")"
-        current += ch
-    if current:
-        parts.append(current)
-    return parts
-
-
-def check_value(value, kind: str, where: str) -> None:
-    """Raise :class:`InvalidArgument` unless ``value`` is a canonical value of ABI type ``kind``."""
-    if kind.endswith("]"):
-        if not isinstance(value, (list, tuple)):
-            raise InvalidArgument(f"{where}: expected a list for {kind}, got {value!r}")
-        inner = kind[: kind.rindex("[")]
-        size = kind[kind.rindex("[") + 1 : -1]
-        if size and len(value) != int(size):
-            raise InvalidArgument(f"{where}: expected {size} items for {kind}, got {len(value)}")
-        for i, item in enumerate(value):
-            check_value(item, inner, f"{where}[{i}]")
-        return
-    if kind.startswith("("):
-        parts = _split_tuple(kind)
-        if not isinstance(value, (list, tuple)) or len(value) != len(parts):
-            raise InvalidArgument(f"{where}: expected a tuple {kind}, got {value!r}")
-        for i, (item, part) in enumerate(zip(value, parts)):
-            check_value(item, part, f"{where}.{i}")
-        return
-    match = _INT_TYPE.match(kind)
-    if match:
-        bits = int(match.group(2) or 256)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise InvalidArgument(f"{where}: expected an integer for {kind}, got {value!r}")
-        low, high = (0, 2**bits - 1) if match.group(1) else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
-        if not low <= value <= high:
-            raise InvalidArgument(f"{where}: {value} is out of range for {kind} [{low}, {high}]")
-        return
-    if kind == "address":
-        if not (isinstance(value, str) and len(value) == 42 and value[:2] == "0x" and value == value.lower()):
-            raise InvalidArgument(f"{where}: expected a lowercase 0x-prefixed 20-byte hex address, got {value!r}")
-        try:
-            int(value, 16)
-        except ValueError:
-            raise InvalidArgument(f"{where}: {value!r} is not hex") from None
-        return
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise InvalidArgument(f"{where}: expected a bool, got {value!r}")
-        return
-    if kind in ("bytes", "string"):
-        expected = bytes if kind == "bytes" else str
-        if not isinstance(value, expected):
-            raise InvalidArgument(f"{where}: expected {expected.__name__} for {kind}, got {value!r}")
-        return
-    match = _BYTES_N.match(kind)
-    if match:
-        if not isinstance(value, bytes) or len(value) != int(match.group(1)):
-            raise InvalidArgument(f"{where}: expected exactly {match.group(1)} bytes for {kind}, got {value!r}")
-        return
-    raise InvalidArgument(f"{where}: unsupported ABI type {kind}")
 
 
 # ---------------------------------------------------------------------------------------- one-word types
@@ -250,33 +183,6 @@ def _decode_words(decoders: tuple, data: bytes) -> list:
     return [decoder(data[32 * i:32 * i + 32]) for i, decoder in enumerate(decoders)]
 
 
-def _checker(kind: str):
-    """A fast ``(value, where) -> None`` check for common types, equivalent to :func:`check_value`."""
-    match = _INT_TYPE.match(kind)
-    if match:
-        bits = int(match.group(2) or 256)
-        low, high = (0, 2**bits - 1) if match.group(1) else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
-
-        def integer(value, where):
-            if type(value) is not int or not low <= value <= high:
-                check_value(value, kind, where)  # raises with the message
-        return integer
-    if kind == "address":
-        def address(value, where):
-            if type(value) is not str or value not in _CHECKED_ADDRESSES:
-                check_value(value, kind, where)  # raises unless canonical
-                if len(_CHECKED_ADDRESSES) >= _MAX_CHECKED:  # a long-lived process (a sweep worker) meets many
-                    _CHECKED_ADDRESSES.clear()
-                _CHECKED_ADDRESSES.add(value)
-        return address
-    return lambda value, where: check_value(value, kind, where)
-
-
-#: Addresses already found canonical (a world calls with the same few thousand over and over).
-_CHECKED_ADDRESSES: set[str] = set()
-_MAX_CHECKED = 100_000
-
-
 @frozen
 class FunctionAbi:
     """One function of a contract's ABI, pre-digested for encoding calls and decoding results."""
@@ -290,17 +196,10 @@ class FunctionAbi:
     outputs: tuple[str, ...]
     payable: bool
     readonly: bool
+    #: The shared argument normalizer (contracts_model.abi): canonical arguments or ArgumentError.
+    check_args: Callable[[tuple], tuple]
     encoders: tuple | None = None  # see _encoders
     decoders: tuple | None = None  # of the outputs, see _decoders
-    checkers: tuple = ()  # ((check, where) per input), see _checker
-
-    def check_args(self, args: tuple) -> None:
-        if len(args) != len(self.inputs):
-            raise InvalidArgument(
-                f"{self.contract}.{self.signature}: expected {len(self.inputs)} arguments, got {len(args)}"
-            )
-        for value, (check, where) in zip(args, self.checkers):
-            check(value, where)
 
     def encode(self, args: tuple) -> bytes:
         if not self.inputs:
@@ -360,6 +259,21 @@ class EventAbi:
         return Event(self.contract, self.name, tuple(args))
 
 
+def _args_checker(name: str, inputs: tuple[str, ...]) -> Callable[[tuple], tuple]:
+    """The shared normalizer for a function (the models use the same, so messages are the same on every
+    backend); one whose ABI types it cannot handle fails when called, not when a foreign build's
+    artifact is loaded."""
+    try:
+        return args_checker(name, inputs)
+    except InvalidArgument as exc:
+        message = f"{name}: {exc}"
+
+        def unsupported(args):
+            raise InvalidArgument(message)
+
+        return unsupported
+
+
 def _is_static(kind: str) -> bool:
     return not (kind in ("bytes", "string") or kind.endswith("[]") or kind.startswith("("))
 
@@ -402,9 +316,8 @@ class ContractCodec:
             outputs=tuple(canonical_type(p) for p in entry.get("outputs", ())),
             payable=mutability == "payable",
             readonly=mutability in ("view", "pure"),
+            check_args=_args_checker(f"{self.name}.{entry['name']}", inputs),
             encoders=_encoders(inputs),
-            checkers=tuple((_checker(kind), f"{self.name}.{entry['name']}({p.get('name', '') or '?'})")
-                           for kind, p in zip(inputs, entry.get("inputs", ()))),
             decoders=_decoders(tuple(canonical_type(p) for p in entry.get("outputs", ()))),
         )
 

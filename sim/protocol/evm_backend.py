@@ -18,7 +18,7 @@ from contracts_model.params import ProtocolParams
 from sim.evm.codec import ContractCodec, decode_revert
 from sim.evm.engine import EvmEngine, Execution
 from sim.protocol.artifacts import ArtifactError, load_artifacts
-from contracts_model.deployment import deployment_plan, yield_configuration
+from contracts_model.deployment import Deployment, deployment_plan, yield_configuration
 from sim.protocol.deployment import OPERATOR_FUNDING_WEI, Accounts
 from sim.protocol.port import Backend, Receipt
 
@@ -58,6 +58,7 @@ class EvmBackend(Backend):
         *,
         engine: str = "pyevm",
         accounts: Accounts | None = None,
+        deployment: Deployment = Deployment(),
         artifacts_dir: Path | str | None = None,
         genesis_timestamp: int = GENESIS_TIMESTAMP,
         genesis_block: int = 1,
@@ -66,6 +67,7 @@ class EvmBackend(Backend):
         self.name = ENGINES[engine]
         self.params = params
         self.accounts = accounts or Accounts()
+        self.deployment = deployment
         self.artifacts = load_artifacts(artifacts_dir)
         self.codecs = {name: ContractCodec(name, art.abi) for name, art in self.artifacts.items()}
         self._errors: dict[bytes, tuple[str, tuple[str, ...]]] = {}
@@ -86,8 +88,7 @@ class EvmBackend(Backend):
 
     def _deploy(self) -> None:
         deployer = self._address(self.accounts.deployer)
-        a = self.accounts
-        for step in deployment_plan(self.params, a.deployer, a.committee, a.fee_collector):
+        for step in deployment_plan(self.params, self.accounts.as_dict(), self.deployment):
             artifact = self.artifacts.get(step.contract)
             if artifact is None:  # an optional contract this build does not have
                 continue
@@ -114,7 +115,7 @@ class EvmBackend(Backend):
                     f"{self.artifacts['YieldScalesPool'].path}: custom yield parameters need "
                     "configureYield(uint256,uint256,uint256,uint256,uint256,uint256,uint256), which this ABI lacks"
                 )
-            self.transact(self.accounts.committee, "YieldScalesPool", "configureYield", configuration)
+            self.transact(self.actor("pool_oracle"), "YieldScalesPool", "configureYield", configuration)
 
     # ------------------------------------------------------------------ the port
 
@@ -124,8 +125,7 @@ class EvmBackend(Backend):
             fn, data = None, _SPECIAL_ENTRIES[function]
         else:
             fn = codec.function(function)
-            fn.check_args(args)
-            data = fn.encode(args)
+            data = fn.encode(fn.check_args(args))
         result = self.engine.execute(self._address(sender), self._targets[contract], data, value)
         if not result.success:
             raise self._failure(result)
@@ -134,8 +134,8 @@ class EvmBackend(Backend):
 
     def call(self, contract: str, function: str, args: tuple = ()) -> Any:
         fn = self.codecs[contract].function(function)
-        fn.check_args(args)
-        result = self.engine.execute(self._null_sender, self._targets[contract], fn.encode(args), 0, static=True)
+        result = self.engine.execute(self._null_sender, self._targets[contract], fn.encode(fn.check_args(args)), 0,
+                                     static=True)
         if not result.success:
             raise self._failure(result)
         return fn.decode_output(result.output)
