@@ -31,8 +31,10 @@ def _scenario(args):
 def cmd_run(args) -> int:
     from sim.progress import ProgressBar
     from sim.run import default_out_dir, execute
+    from sim.world import require_backend
 
     scenario = _scenario(args)
+    require_backend(scenario.config.backend)  # fail fast, before anything is written
     if scenario.config.contracts_dir:
         from sim.protocol.artifacts import load_artifacts
 

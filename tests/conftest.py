@@ -29,15 +29,16 @@ def examples(n: int) -> int:
     return n * FUZZ_FACTOR
 
 
-_DEPLOYED: dict[str, tuple] = {}
+_DEPLOYED: dict[tuple[str, str], tuple] = {}
 
 
-def deployed_lockstep(preset: str) -> LockstepBackend:
-    """A lockstep backend (model vs EVM) for ``preset``, rewound to just after deployment."""
-    if preset not in _DEPLOYED:
-        backend = LockstepBackend(ModelBackend(PRESETS[preset]), EvmBackend(PRESETS[preset]))
-        _DEPLOYED[preset] = (backend, backend.snapshot())
-    backend, token = _DEPLOYED[preset]
+def deployed_lockstep(preset: str, evm: str = "pyevm") -> LockstepBackend:
+    """A lockstep backend (the models vs the EVM engine ``evm``: ``pyevm`` or ``revm``) for ``preset``,
+    rewound to just after deployment."""
+    if (preset, evm) not in _DEPLOYED:
+        backend = LockstepBackend(ModelBackend(PRESETS[preset]), EvmBackend(PRESETS[preset], engine=evm))
+        _DEPLOYED[preset, evm] = (backend, backend.snapshot())
+    backend, token = _DEPLOYED[preset, evm]
     backend.revert(token)
     return backend
 

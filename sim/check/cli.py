@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", help="where the report goes (default reports/check-<build>/)")
     parser.add_argument("--fail-fast", action="store_true", help="stop at the first phase that breaks an invariant")
     parser.add_argument("--replay", metavar="FILE", help="replay a saved counterexample against BUILD_DIR")
+    parser.add_argument("--evm", choices=("pyevm", "revm"),
+                        help="the EVM the build runs on (default: revm where it loads, else pyevm)")
     parser.set_defaults(func=cmd_check)
 
 
@@ -42,7 +44,11 @@ def _build(args):
     deployment = load_deployment(args.deployment).deployment if args.deployment else Deployment()
     if args.deviations:
         load_deviations(args.deviations)
-    return Build.at(args.build, deployment=deployment, deviations_file=args.deviations)
+    if args.evm == "revm":
+        from sim.evm.revm_engine import require_revm
+
+        require_revm()
+    return Build.at(args.build, deployment=deployment, deviations_file=args.deviations, evm=args.evm)
 
 
 def cmd_check(args) -> int:

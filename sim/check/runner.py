@@ -29,7 +29,6 @@ from attrs import define, field
 from contracts_model.params import PRESETS
 from sim.check.worlds import WORLDS, world_scenario
 from sim.invariants.sink import INVARIANTS
-from sim.protocol.evm_backend import EvmBackend
 from sim.run import execute
 from sim.testing.build import Build
 from sim.testing.counterexample import pytest_file, run_machine
@@ -142,6 +141,7 @@ class CheckResult:
             "deployment": dict(self.build.deployment.holders),
             "deployment_file": self.deployment_file,
             "deviations_file": self.build.deviations_file,
+            "evm": self.build.evm,
             "budget": {"name": self.budget.name, "examples": self.budget.examples, "steps": self.budget.steps,
                        "world_users": self.budget.world_users, "world_days": self.budget.world_days},
             "seed": self.seed,
@@ -194,7 +194,7 @@ def _replay_command(result: CheckResult, path: Path) -> str:
 
 def deployment_checks(build: Build) -> list[dict]:
     """Each role's holder and each link between the contracts, as the deployed build reports them."""
-    backend = EvmBackend(PRESETS["testnet"], deployment=build.deployment, artifacts_dir=build.artifacts)
+    backend = build.evm_backend(PRESETS["testnet"])
     checks = []
     for role, (contract, getter) in ROLE_GETTERS.items():
         if not backend.has_function(contract, getter):
@@ -246,8 +246,7 @@ def _run(result: CheckResult, fail_fast: bool, world_names, progress) -> None:
     result.write_json()
     if _stop(result, fail_fast):
         return
-    probe = EvmBackend(PRESETS["testnet"], deployment=build.deployment, artifacts_dir=build.artifacts)
-    configurable = probe.has_function("YieldScalesPool", "configureYield")
+    configurable = build.evm_backend(PRESETS["testnet"]).has_function("YieldScalesPool", "configureYield")
     suites, skipped = machines(build, configurable)
     for name, reason in skipped.items():
         result.suites.append({"name": name, "status": "skipped", "reason": reason})
@@ -277,7 +276,7 @@ def _run(result: CheckResult, fail_fast: bool, world_names, progress) -> None:
             continue
         scenario = world_scenario(name, budget, seed=result.seed, contracts_dir=build.artifacts,
                                   deployment_file=result.deployment_file, deviations_file=build.deviations_file,
-                                  configurable_yield=configurable)
+                                  configurable_yield=configurable, evm=build.evm)
         began = time.perf_counter()
         summary, run_dir = execute(scenario, result.out / "worlds" / name)
         lockstep = (summary.get("lockstep") or {})

@@ -1,6 +1,7 @@
 """The scenario worlds ``rbtc-sim check`` runs against a build, sized by the budget.
 
-Each is a built-in scenario, on the lockstep backend (the reference models beside the build), with
+Each is a built-in scenario, on the lockstep backend (the reference models beside the build, on the
+build's EVM), with
 the build's wiring and declared deviations, shortened to the budget (its scheduled events keep their
 place relative to the run's length), and tuned so every rule bites somewhere: probes try soulbound
 transfers and restricted calls; users withdraw; in ``fee_drought`` the committee sends syncs the user
@@ -39,7 +40,7 @@ def _scaled(scenario: Scenario, users: int, duration_s: int) -> Scenario:
 
 
 def world_scenario(name: str, budget: Budget, *, seed: int, contracts_dir: str | None, deployment_file: str | None,
-                   deviations_file: str | None, configurable_yield: bool) -> Scenario:
+                   deviations_file: str | None, configurable_yield: bool, evm: str = "pyevm") -> Scenario:
     """The built-in scenario ``name``, made into a check world for ``budget``."""
     scenario = load(name)
     duration = int(budget.world_days * DAY)
@@ -47,7 +48,8 @@ def world_scenario(name: str, budget: Budget, *, seed: int, contracts_dir: str |
         duration = max(duration, int(1.2 * DAY))
     scenario = _scaled(scenario, budget.world_users, duration)
     c = scenario.config
-    changes = dict(seed=seed, backend="lockstep", contracts_dir=contracts_dir, deployment_file=deployment_file,
+    changes = dict(seed=seed, backend="lockstep-revm" if evm == "revm" else "lockstep", contracts_dir=contracts_dir,
+                   deployment_file=deployment_file,
                    deviations_file=deviations_file, adversary=AdversaryConfig(probes_per_day=2.0),
                    agents=attrs.evolve(c.agents, withdraw_per_day=max(c.agents.withdraw_per_day, 0.3),
                                        onboarding_window_s=min(c.agents.onboarding_window_s, duration // 4)))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from contracts_model.errors import ContractRevert
 from contracts_model.events import Event
@@ -114,7 +114,11 @@ def _addresses(values) -> list[str]:
 
 
 class LockstepBackend(Backend):
-    """Runs ``left`` (the reference, normally the models) and ``right`` (the build under test) side by side."""
+    """Runs ``left`` (the reference, normally the models) and ``right`` (the build under test) side by side.
+
+    A receipt is the build under test's, with the gas of whichever side meters it. Lockstep backends
+    nest: ``LockstepBackend(LockstepBackend(model, py_evm), revm)`` keeps all three in step.
+    """
 
     name = "lockstep"
 
@@ -131,6 +135,7 @@ class LockstepBackend(Backend):
         #: Only the contracts both deployed are compared (and offered to the world).
         self.addresses = {name: left.addresses[name] for name in left.addresses if name in right.addresses}
         self.names = (left.name, right.name)
+        self.name = f"lockstep({left.name}, {right.name})"
         #: Compare the full observable state every this many actions (1 = after every action).
         self.observe_every = observe_every
         self.deviations = deviations if deviations is not None else Deviations()
@@ -213,6 +218,8 @@ class LockstepBackend(Backend):
             self.journal.append((self.journal_step, action, _summarize(b)))
         if b[0] != "ok":
             raise b[1]
+        if b[1].gas is None and a[0] == "ok" and isinstance(a[1], Receipt) and a[1].gas is not None:
+            return evolve(b[1], gas=a[1].gas)  # the gas of whichever side meters it
         return b[1]
 
     def _track(self, action: str, sender: str, args: tuple, outcomes) -> None:

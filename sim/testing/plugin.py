@@ -35,6 +35,8 @@ def pytest_addoption(parser):
     group.addoption("--rbtc-deviations", metavar="FILE", help="declared differences the lockstep comparison waives")
     group.addoption("--rbtc-budget", choices=("quick", "ci", "deep"), default="quick",
                     help="examples x steps of the property suites (default quick)")
+    group.addoption("--rbtc-evm", choices=("pyevm", "revm"),
+                    help="the EVM the build runs on (default: revm where it loads, else pyevm)")
 
 
 def _build(config):
@@ -54,7 +56,8 @@ def _build(config):
             load_deviations(deviations_file)
     except (ArtifactError, ValueError) as exc:
         raise pytest.UsageError(f"--rbtc: {exc}") from None
-    return Build.at(contracts, deployment=deployment, deviations_file=deviations_file)
+    return Build.at(contracts, deployment=deployment, deviations_file=deviations_file,
+                    evm=config.getoption("rbtc_evm"))
 
 
 def pytest_configure(config):

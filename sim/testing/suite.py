@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, settings
 
-from sim.protocol.evm_backend import EvmBackend
 from sim.testing.build import Build
 from sim.testing.plugin import CHOSEN
 from sim.testing.suites import BUDGETS, SUITES, machines
@@ -19,10 +18,9 @@ from sim.testing.suites import BUDGETS, SUITES, machines
 
 def _tests() -> dict:
     """One Hypothesis test class per suite the build can run; a skipping test per suite it cannot."""
-    build: Build = CHOSEN["build"] or Build()
+    build: Build = CHOSEN["build"] or Build.at(None)
     budget = BUDGETS[CHOSEN["budget"]]
-    configurable = EvmBackend(SUITES["testnet"], deployment=build.deployment,
-                              artifacts_dir=build.artifacts).has_function("YieldScalesPool", "configureYield")
+    configurable = build.evm_backend(SUITES["testnet"]).has_function("YieldScalesPool", "configureYield")
     suites, skipped = machines(build, configurable)
     tests = {}
     for machine in suites.values():

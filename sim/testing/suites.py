@@ -41,10 +41,12 @@ class Budget:
     world_days: float
 
 
+#: Sized for revm (the default EVM of a check where it loads); on py-evm a budget takes about 30x as long
+#: in the suites and 5x in the worlds.
 BUDGETS = {
-    "quick": Budget("quick", examples=30, steps=30, world_users=40, world_days=1.0),
-    "ci": Budget("ci", examples=150, steps=40, world_users=150, world_days=3.0),
-    "deep": Budget("deep", examples=1_000, steps=60, world_users=600, world_days=7.0),
+    "quick": Budget("quick", examples=50, steps=40, world_users=60, world_days=1.0),
+    "ci": Budget("ci", examples=300, steps=50, world_users=300, world_days=3.0),
+    "deep": Budget("deep", examples=2_000, steps=80, world_users=1_000, world_days=7.0),
 }
 
 
