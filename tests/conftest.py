@@ -9,9 +9,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from contracts_model.params import PRESETS
-from sim.protocol.evm_backend import EvmBackend
 from sim.protocol.lockstep import LockstepBackend
-from sim.protocol.model_backend import ModelBackend
+from sim.testing import Build, deployed
 
 # `make fuzz` sets RBTC_FUZZ=1 for long runs; CI uses the default profile.
 settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -27,20 +26,6 @@ FUZZ_FACTOR = 40 if os.environ.get("RBTC_FUZZ") else 1
 def examples(n: int) -> int:
     """``n`` Hypothesis examples in CI, ``FUZZ_FACTOR`` times more under ``make fuzz``."""
     return n * FUZZ_FACTOR
-
-
-_DEPLOYED: dict[tuple[str, str], tuple] = {}
-
-
-def deployed_lockstep(preset: str, evm: str = "pyevm") -> LockstepBackend:
-    """A lockstep backend (the models vs the EVM engine ``evm``: ``pyevm`` or ``revm``) for ``preset``,
-    rewound to just after deployment."""
-    if (preset, evm) not in _DEPLOYED:
-        backend = LockstepBackend(ModelBackend(PRESETS[preset]), EvmBackend(PRESETS[preset], engine=evm))
-        _DEPLOYED[preset, evm] = (backend, backend.snapshot())
-    backend, token = _DEPLOYED[preset, evm]
-    backend.revert(token)
-    return backend
 
 
 @pytest.fixture(scope="session")
@@ -61,12 +46,8 @@ def builtin_run(tmp_path_factory):
 
 @pytest.fixture
 def testnet_lockstep() -> LockstepBackend:
-    return deployed_lockstep("testnet")
-
-
-@pytest.fixture
-def fixed_fee_lockstep() -> LockstepBackend:
-    return deployed_lockstep("fixed_fee")
+    """The models (left) and the project's build on py-evm (right) with the testnet preset, rewound."""
+    return deployed(Build(), PRESETS["testnet"])
 
 
 def compiled_variant(folder: Path, source: str, find: str, replace: str) -> Path:
@@ -87,3 +68,10 @@ def compiled_variant(folder: Path, source: str, find: str, replace: str) -> Path
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return out
+
+
+@pytest.fixture(scope="session")
+def double_credit(tmp_path_factory) -> Path:
+    """A build whose FeeVault credits every deposit twice (a fee-conservation defect)."""
+    return compiled_variant(tmp_path_factory.mktemp("double-credit"), "FeeVault.sol",
+                            "_balanceOf[user] += msg.value;", "_balanceOf[user] += msg.value * 2;")

@@ -23,7 +23,7 @@ import pytest
 from sim.cli import main
 from sim.testing import REQUIRED_PATHS, SUITES, Build, machine_for, machines, replay_counterexample, run_machine
 from sim.testing.counterexample import load, pytest_file
-from tests.conftest import FUZZ_FACTOR, compiled_variant, examples
+from tests.conftest import FUZZ_FACTOR, examples
 
 ROOT = Path(__file__).resolve().parents[1]
 #: `make fuzz` explores a new seed each time (RBTC_SEED pins one); CI always the same.
@@ -40,13 +40,6 @@ def test_the_suites_hold_on_the_project_build_and_reach_every_required_path():
         reached.update(machine.paths)
     missing = [path for path in REQUIRED_PATHS if not reached[path]]
     assert missing == [], f"paths never reached at the CI budget (seed {SEED}): {missing}"
-
-
-@pytest.fixture(scope="module")
-def double_credit(tmp_path_factory) -> Path:
-    """A build whose FeeVault credits every deposit twice."""
-    return compiled_variant(tmp_path_factory.mktemp("double-credit"), "FeeVault.sol",
-                            "_balanceOf[user] += msg.value;", "_balanceOf[user] += msg.value * 2;")
 
 
 def test_a_planted_defect_is_found_named_shrunk_saved_and_replayed(double_credit, tmp_path):

@@ -33,7 +33,7 @@ from sim.run import execute
 from sim.testing.build import Build
 from sim.testing.counterexample import pytest_file, run_machine
 from sim.testing.machine import REQUIRED_PATHS
-from sim.testing.suites import Budget, machines
+from sim.testing.suites import Budget, machines, yield_not_configurable
 
 #: The paths whose being reached shows an invariant was exercised ("world": any world ran).
 EXERCISED_BY: dict[str, tuple[str, ...]] = {
@@ -246,8 +246,8 @@ def _run(result: CheckResult, fail_fast: bool, world_names, progress) -> None:
     result.write_json()
     if _stop(result, fail_fast):
         return
-    configurable = build.evm_backend(PRESETS["testnet"]).has_function("YieldScalesPool", "configureYield")
-    suites, skipped = machines(build, configurable)
+    configurable = yield_not_configurable(build) is None
+    suites, skipped = machines(build)
     for name, reason in skipped.items():
         result.suites.append({"name": name, "status": "skipped", "reason": reason})
     for name, machine in suites.items():

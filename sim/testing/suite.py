@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 
 from sim.testing.build import Build
 from sim.testing.plugin import CHOSEN
-from sim.testing.suites import BUDGETS, SUITES, machines
+from sim.testing.suites import BUDGETS, machines
 
 
 
@@ -20,8 +20,7 @@ def _tests() -> dict:
     """One Hypothesis test class per suite the build can run; a skipping test per suite it cannot."""
     build: Build = CHOSEN["build"] or Build.at(None)
     budget = BUDGETS[CHOSEN["budget"]]
-    configurable = build.evm_backend(SUITES["testnet"]).has_function("YieldScalesPool", "configureYield")
-    suites, skipped = machines(build, configurable)
+    suites, skipped = machines(build)
     tests = {}
     for machine in suites.values():
         case = machine.TestCase

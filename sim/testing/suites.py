@@ -50,12 +50,24 @@ BUDGETS = {
 }
 
 
-def machines(build: Build, has_configure_yield: bool = True) -> tuple[dict[str, type[ProtocolMachine]], dict[str, str]]:
+def yield_not_configurable(build: Build) -> str | None:
+    """Why ``build``'s yield parameters cannot be set (None when they can)."""
+    from contracts_model.deployment import DEPLOYMENT_ORDER
+
+    if build.deployment.holder("pool_oracle") in DEPLOYMENT_ORDER:
+        return f"the pool's oracle is the contract {build.deployment.holder('pool_oracle')}, which cannot configureYield"
+    if not build.evm_backend(SUITES["testnet"]).has_function("YieldScalesPool", "configureYield"):
+        return "the build has no configureYield, so its yield parameters cannot be set"
+    return None
+
+
+def machines(build: Build) -> tuple[dict[str, type[ProtocolMachine]], dict[str, str]]:
     """The suite machines for ``build``, and the suites skipped with why."""
     chosen, skipped = {}, {}
+    why_not = yield_not_configurable(build)
     for name, params in SUITES.items():
-        if params.yield_params is not None and not has_configure_yield:
-            skipped[name] = "the build has no configureYield, so its yield parameters cannot be set"
+        if params.yield_params is not None and why_not:
+            skipped[name] = why_not
             continue
         chosen[name] = machine_for(build, params, name="".join(part.title() for part in name.split("_")))
     return chosen, skipped
