@@ -10,9 +10,9 @@ import pytest
 from sim.api import create_app, prepare_target, start_background
 from sim.api.app import MAX_LIMIT
 from sim.indexer import LiveIndexer, index_run
-from sim.indexer.crosscheck import crosscheck
+from sim.datacheck.crosscheck import crosscheck
 from sim.indexer.db import sqlite_url
-from sim.indexer.sample import sample_config, sample_world
+from sim.datacheck.sample import sample_config, sample_world
 
 ENDPOINTS = ("balances", "sync-status", "transactions", "bitcoin-addresses", "emergency-burns", "yield-status",
              "disputes", "proof-of-reserves")
@@ -305,7 +305,7 @@ def test_serve_world_follows_a_log_that_keeps_no_records(tmp_path):
         user = world.registry.users()[0]
         balance = httpx.get(f"{handle.url}/api/realtime/balances", params={"address": user}).json()["data"]
         assert balance["rbtc_balance"] == world.port.rbtc_balance(user)
-        from sim.indexer.crosscheck import crosscheck as check
+        from sim.datacheck.crosscheck import crosscheck as check
         assert check(world, sqlite_url(run_dir / "index.sqlite"), api_url=handle.url,
                      events_path=run_dir / "events.jsonl") == []
         assert any("kept no records" in p for p in check(world, sqlite_url(run_dir / "index.sqlite")))

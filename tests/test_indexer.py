@@ -21,9 +21,9 @@ from sim.eventlog import canonical
 from sim.indexer import Indexer, IndexerError, index_run
 from sim.indexer import db as indexer_db
 from sim.indexer import schema as s
-from sim.indexer.crosscheck import crosscheck
+from sim.datacheck.crosscheck import crosscheck
 from sim.indexer.db import make_engine, sqlite_url
-from sim.indexer.sample import sample_world
+from sim.datacheck.sample import sample_world
 from sim.indexer.verify import compare_contents, rebuild_check, table_contents, table_digests
 from sim.protocol.evm_backend import GENESIS_TIMESTAMP
 
@@ -195,7 +195,7 @@ def test_live_indexer_catches_up_and_resumes(run, tmp_path):
     """Attached late, it indexes what the log already holds; attached to a database that already has
     part of the log, it continues from there."""
     from sim.indexer import LiveIndexer
-    from sim.indexer.sample import sample_config
+    from sim.datacheck.sample import sample_config
     from sim.world import World
 
     _, run_dir, reference, _ = run

@@ -1,7 +1,7 @@
 """What the realtime endpoints answer, as plain functions of a database connection.
 
 The HTTP layer (:mod:`sim.api.app`) validates the request and wraps these results in the
-``{success, data, timestamp}`` envelope; the cross-checks (:mod:`sim.indexer.crosscheck`) call the
+``{success, data, timestamp}`` envelope; the cross-checks (:mod:`sim.datacheck.crosscheck`) call the
 same functions, so what they compare with the chain is exactly what the API serves.
 
 Conventions of every answer:

@@ -5,7 +5,7 @@ prepaid balance runs dry are emergency-burned, and reset after topping up), with
 and frequent claims, spontaneous disputes and a dispute wave, proof-of-reserves rounds every six
 hours, a Bitcoin reorg and an oracle outage. About 3,000 records; well under a second to run.
 
-    python -m sim.indexer.sample RUN_DIR      # writes RUN_DIR/events.jsonl and indexes it
+    python -m sim.datacheck.sample RUN_DIR      # writes RUN_DIR/events.jsonl and indexes it
 """
 
 from __future__ import annotations
@@ -60,6 +60,6 @@ if __name__ == "__main__":
     from sim.indexer import index_run
 
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m sim.indexer.sample RUN_DIR")
+        sys.exit("usage: python -m sim.datacheck.sample RUN_DIR")
     sample_world(sys.argv[1])
     print(index_run(sys.argv[1]))
