@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 import simpy
 
+from contracts_model.deployment import yield_configuration
 from sim.agents import Population
 from sim.bitcoin.block import next_block_gap
 from sim.bitcoin.chain import BitcoinChain
@@ -81,8 +82,12 @@ class World:
         self.reserves = ReservesPublisher(self.env, self.chain, self.port, self.registry, self.log, config.reserves,
                                           self.oracle.min_conf, GENESIS_TIMESTAMP, self.violate)
         self.metrics = Metrics(self)
-        self.log.append(0, "world_start", seed=config.seed, users=config.users, duration_s=config.duration_s,
-                        contracts=self.backend.addresses)
+        start = {"seed": config.seed, "users": config.users, "duration_s": config.duration_s,
+                 "contracts": self.backend.addresses}
+        configured = yield_configuration(config.params)
+        if configured is not None:  # the deployment's configureYield call, which the log does not otherwise hold
+            start["yield_parameters"] = list(configured)
+        self.log.append(0, "world_start", **start)
         env = self.env
         env.process(self._mine())
         env.process(self.oracle.run())

@@ -146,8 +146,20 @@ def test_yield_status(served):
     assert pool["participants"] == world.port.call("YieldScalesPool", "totalParticipants")
     data = _ok(client, "yield-status", address=holder)
     assert data["is_participant"] and data["participant"]["type"] == "bitcoin_holder"
-    assert data["loyalty_tier"]["name"] == "bronze" and data["loyalty_tier"]["multiplier_percent"] == 110
     assert data["eligibility"]["eligible"] is True
+    # the tier is the contract's checkpointed one, not one recomputed from age (the sample world's
+    # tiers come after 12 h and 36 h, so all three occur, and some participants are due a promotion)
+    multipliers = {"bronze": 110, "silver": 125, "gold": 150}
+    names, due = set(), 0
+    for user in sorted(world.yields.participants):
+        tier = _ok(client, "yield-status", address=user)["loyalty_tier"]
+        on_chain = world.port.call("YieldScalesPool", "getParticipant", (user,))[7]
+        assert tier["name"] == ("bronze", "silver", "gold")[on_chain], user
+        assert tier["multiplier_percent"] == multipliers[tier["name"]]
+        names.add(tier["name"])
+        due += tier["tier_at_next_checkpoint"] != tier["name"]
+    assert names == {"bronze", "silver", "gold"} and due > 0
+    assert sum(pool["tiers"].values()) == pool["participants"]
     nobody = _ok(client, "yield-status", address=NOBODY)
     assert (nobody["is_participant"], nobody["eligibility"]["eligible"]) == (False, False)
 

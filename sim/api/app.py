@@ -155,7 +155,8 @@ _DISPUTE_TOTALS = _obj(filed=_INT, validated=_INT, accepted=_INT, rejected=_INT,
 _BURN_SYSTEM = _obj(total_burns=_INT, total_burned_sats=_INT, users_affected=_INT, users_flagged=_INT)
 _POOL = _obj(current_rate_bps=_INT, current_rate_percent={"type": "number"}, rbtc_scale=_INT, usdt_scale=_INT,
              total_virtual_usdt=_STR, total_rbtc_supply_sats=_INT, total_yield_claimed=_STR, participants=_INT,
-             bitcoin_holders=_INT, traders=_INT, scales_updated_at=_TIME, parameters={"type": "object"})
+             bitcoin_holders=_INT, traders=_INT, tiers=_obj(bronze=_INT, silver=_INT, gold=_INT),
+             scales_updated_at=_TIME, parameters={"type": "object"})
 
 
 def _call_sync_status(conn, address, limit, offset, config):
@@ -210,8 +211,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                                     first_burn_time=_TIME, last_burn_time=_TIME),
                   system=_BURN_SYSTEM, pagination=_PAGINATION)),
     Endpoint("yield-status", "participant data, eligibility, loyalty tier, current rate",
-             "YieldScalesPool state from its events. The loyalty tier is by time since joining at the newest "
-             "indexed time (the contract re-evaluates it at each checkpoint). Without `address`: the pool only.",
+             "YieldScalesPool state from its events. The loyalty tier is the one the contract holds "
+             "(`participants(user).loyaltyTier`), which it re-evaluates only at checkpoints (a claim, a contribution "
+             "update, an emergency burn, a trader adding): `tier_at_next_checkpoint` is what the next one would set "
+             "at the newest indexed time. Without `address`: the pool only.",
              "optional", False, lambda conn, a, limit, offset, config: queries.yield_status(conn, a),
              _obj(address=_STR, is_participant=_BOOL, participant={"type": ["object", "null"]},
                   eligibility=_obj(eligible=_BOOL, reason=_STR), loyalty_tier={"type": ["object", "null"]},
