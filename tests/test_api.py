@@ -9,6 +9,7 @@ import pytest
 
 from sim.api import create_app, prepare_target, start_background
 from sim.api.app import MAX_LIMIT
+from sim.exits import BadInput
 from sim.indexer import LiveIndexer, index_run
 from sim.datacheck.crosscheck import crosscheck
 from sim.indexer.db import sqlite_url
@@ -16,6 +17,7 @@ from sim.datacheck.sample import sample_config, sample_world
 
 ENDPOINTS = ("balances", "sync-status", "transactions", "bitcoin-addresses", "emergency-burns", "yield-status",
              "disputes", "proof-of-reserves")
+DASHBOARD_ENDPOINTS = ("lookup", "reserves-proof", "system", "violations", "health", "stream")
 ADDRESS_REQUIRED = ("balances", "sync-status", "transactions", "bitcoin-addresses")
 NOBODY = "0x" + "12" * 20
 
@@ -240,7 +242,7 @@ def test_openapi_docs_and_unknown_paths(served):
     _, _, client, _ = served
     document = client.get("/openapi.json").json()
     assert document["openapi"].startswith("3.")
-    assert set(document["paths"]) == {f"/api/realtime/{e}" for e in ENDPOINTS}
+    assert set(document["paths"]) == {f"/api/realtime/{e}" for e in ENDPOINTS + DASHBOARD_ENDPOINTS} | {"/metrics"}
     params = {p["name"]: p for p in document["paths"]["/api/realtime/transactions"]["get"]["parameters"]}
     assert params["address"]["required"] is True and params["limit"]["schema"]["minimum"] == 1
     docs = client.get("/docs")
@@ -266,7 +268,7 @@ def test_prepare_target_indexes_a_run_folder(tmp_path):
     url = prepare_target(tmp_path)
     assert url == sqlite_url(tmp_path / "index.sqlite") and (tmp_path / "index.sqlite").exists()
     assert prepare_target("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(BadInput, match="no such file or folder"):
         prepare_target(tmp_path / "nope")
     assert create_app(url).state.db_url == url
 

@@ -135,6 +135,19 @@ def _registered(user: dict | None) -> bool:
     return user is not None and user["registered_at"] is not None
 
 
+_Q_OWNER = select(_b.c.eth_address).where(_b.c.bitcoin_address == _ADDRESS)
+
+
+def lookup(conn: Connection, query: tuple[str, str]) -> dict:
+    """``query`` is ``(kind, address)`` as the API parsed it: an EVM address, or a Bitcoin address
+    whose owner is looked up among the bindings."""
+    kind, address = query
+    if kind == "evm":
+        return {"query": address, "kind": kind, "user": address, "registered": _registered(_user(conn, address))}
+    owner = conn.execute(_Q_OWNER, {"address": address}).scalar_one_or_none()
+    return {"query": address, "kind": kind, "user": owner, "registered": owner is not None}
+
+
 # ---------------------------------------------------------------------- balances
 
 
@@ -474,6 +487,26 @@ def _ratio(reserves: int | None, supply: int | None) -> float | None:
     if reserves is None or not supply:
         return None
     return round(reserves / supply, 8)
+
+
+_Q_POR_ROUND = select(_por).where(_por.c.round == bindparam("round"))
+_Q_POR_ROOT = select(_por).where(_por.c.root == bindparam("root")).order_by(desc(_por.c.seq)).limit(1)
+
+
+def published_round(conn: Connection, round_: int | None, root: str | None = None) -> dict | None:
+    """A published proof-of-reserves round as the index recorded it: the newest (no arguments), an
+    on-chain round by number, or a snapshot without a round by its root. None when there is none."""
+    if round_ is not None:
+        row = conn.execute(_Q_POR_ROUND, {"round": round_}).mappings().first()
+    elif root is not None:
+        row = conn.execute(_Q_POR_ROOT, {"root": root}).mappings().first()
+    else:
+        row = conn.execute(_Q_POR_LATEST).mappings().first()
+    if row is None:
+        return None
+    return {"round": row["round"] if row["round"] >= 0 else None, "merkle_root": row["root"],
+            "btc_height": row["btc_height"], "total_sats": row["total_sats"], "tx_hash": row["tx_hash"],
+            "published_at": iso(row["published_at"])}
 
 
 def proof_of_reserves(conn: Connection) -> dict:
