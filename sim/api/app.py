@@ -150,19 +150,19 @@ def parse_paging(params) -> tuple[int, int, bool]:
     return limit, offset, capped
 
 
-_BECH32 = re.compile(r"(bc|tb|bcrt)1[02-9ac-hj-np-z]{6,87}")
+_BECH32 = r"(bc|tb|bcrt)1[02-9ac-hj-np-z]{6,87}|(BC|TB|BCRT)1[02-9AC-HJ-NP-Z]{6,87}"  # one case or the other
+_LOOKUP = re.compile(f"0[xX][0-9a-fA-F]{{40}}|{_BECH32}")
 
 
 def parse_query(params) -> tuple[str, str]:
     """``q`` of ``lookup``: ``("evm", address)`` or ``("bitcoin", bech32 address in lowercase)``."""
     value = _once(params, "q")
-    if value is None or value.strip() == "":
+    if value is None or value == "":
         raise BadRequest("missing required query parameter 'q' (an EVM address, or a bech32 Bitcoin address)")
-    text = value.strip()
-    if _ADDRESS.fullmatch(text):
-        return "evm", "0x" + text[2:].lower()
-    if _BECH32.fullmatch(text.lower()) and (text == text.lower() or text == text.upper()):
-        return "bitcoin", text.lower()
+    if _ADDRESS.fullmatch(value):
+        return "evm", "0x" + value[2:].lower()
+    if _LOOKUP.fullmatch(value):
+        return "bitcoin", value.lower()
     raise BadRequest(f"{_shown(value)} is neither an EVM address (0x and 40 hex digits) nor a bech32 Bitcoin "
                      "address (bc1…, tb1…, bcrt1…)")
 
@@ -411,7 +411,7 @@ def openapi_document() -> dict:
         if ep.address == "query":
             params.append({"name": "q", "in": "query", "required": True,
                            "description": "an EVM address (0x and 40 hex digits) or a bech32 Bitcoin address",
-                           "schema": {"type": "string", "minLength": 1}})
+                           "schema": {"type": "string", "pattern": f"^({_LOOKUP.pattern})$"}})
         elif ep.address:
             params.append({**address_param, "required": ep.address == "required"})
         if ep.paging:

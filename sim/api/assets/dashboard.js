@@ -271,10 +271,19 @@
     }
   }
 
+  const EVM = /^0[xX][0-9a-fA-F]{40}$/;
+  const BECH32 = /^(bc|tb|bcrt)1[02-9ac-hj-np-z]{6,87}$/;
+
   async function search(event) {
     event.preventDefault();
     const q = $("query").value.trim();
     $("search-error").textContent = "";
+    // the same check the API makes (it would answer 400), made here so a typo costs no request
+    if (!EVM.test(q) && !(BECH32.test(q.toLowerCase()) && (q === q.toLowerCase() || q === q.toUpperCase()))) {
+      $("search-error").textContent = JSON.stringify(q.slice(0, 80)) + " is neither an EVM address (0x and 40 hex " +
+        "digits) nor a bech32 Bitcoin address (bc1…, tb1…, bcrt1…)";
+      return;
+    }
     try {
       const found = await api("/api/realtime/lookup?q=" + encodeURIComponent(q));
       if (!found.user) { $("search-error").textContent = q + ": not bound to any user"; return; }
