@@ -58,7 +58,8 @@ def _index(source: Path) -> None:
 def _is_sqlite(path: Path) -> bool:
     try:
         with open(path, "rb") as handle:
-            return handle.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+            head = handle.read(len(_SQLITE_MAGIC))
+        return head in (_SQLITE_MAGIC, b"")  # SQLite takes an empty file for an empty database
     except OSError:
         return False
 
