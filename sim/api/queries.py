@@ -271,7 +271,7 @@ def bitcoin_addresses(conn: Connection, address: str) -> dict:
 # ---------------------------------------------------------------------- emergency burns
 
 
-def _burn_item(r) -> dict:
+def burn_item(r) -> dict:
     return {
         "hash": r["tx_hash"],
         "block": r["block_number"],
@@ -288,7 +288,7 @@ def _burn_item(r) -> dict:
     }
 
 
-def _burn_system(conn: Connection) -> dict:
+def burn_totals(conn: Connection) -> dict:
     """From ``emergency_burn_summary`` (burns per user) and ``user_current_state`` (who is flagged)."""
     row = conn.execute(_Q_BURN_TOTALS).mappings().one()
     return {"total_burns": row["total_burns"], "total_burned_sats": row["total_burned_sats"],
@@ -296,10 +296,10 @@ def _burn_system(conn: Connection) -> dict:
 
 
 def emergency_burns(conn: Connection, address: str | None, limit: int, offset: int) -> dict:
-    system = _burn_system(conn)
+    system = burn_totals(conn)
     if address is None:
         rows = conn.execute(_Q_BURNS_PAGE, {"limit": limit, "offset": offset}).mappings().all()
-        items = [_burn_item(r) for r in rows]
+        items = [burn_item(r) for r in rows]
         return {"burns": items, "system": system,
                 "pagination": {"limit": limit, "offset": offset, "returned": len(items),
                                "total": system["total_burns"],
@@ -307,7 +307,7 @@ def emergency_burns(conn: Connection, address: str | None, limit: int, offset: i
     user = _user(conn, address)
     burn_count = user["emergency_burn_count"] if user else 0
     rows = conn.execute(_Q_BURNS_USER, {"address": address}).mappings().all() if burn_count else []
-    burns = [_burn_item(r) for r in rows]
+    burns = [burn_item(r) for r in rows]
     tx_rows = conn.execute(_Q_TX_EMERGENCY, {"address": address}).mappings().all() if burn_count else []
     user_summary = {
         "burn_count": len(burns),

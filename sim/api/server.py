@@ -147,7 +147,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def serve(target: str | Path, host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "info",
-          access_log: bool = False) -> None:
+          access_log: bool = False, announce: bool = True) -> None:
     """Serve the API and the dashboard for ``target`` (see :func:`prepare_target`) until interrupted
     (Ctrl-C). Every start-up problem is :class:`BadInput`, raised before anything is served."""
     sock = bind_socket(host, port)  # first: a taken port fails before a long indexing
@@ -162,8 +162,9 @@ def serve(target: str | Path, host: str = "127.0.0.1", port: int = 8000, *, log_
         raise
     config = uvicorn.Config(app, log_level=log_level, access_log=access_log, http=_http_impl(), lifespan="off")
     shown = f"[{host}]" if ":" in host else host
-    print(f"rbtc-sim: serving {target} at http://{shown}:{sock.getsockname()[1]}/ (the dashboard; the API under "
-          "/api/realtime/, its description at /docs); Ctrl-C to stop", file=sys.stderr)
+    if announce:
+        print(f"rbtc-sim: serving {target} at http://{shown}:{sock.getsockname()[1]}/ (the dashboard; the API under "
+              "/api/realtime/, its description at /docs); Ctrl-C to stop", file=sys.stderr)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

@@ -42,7 +42,8 @@ _Q_LAST_OUTAGE = select(_inc.c.started_at, _inc.c.ended_at).where(_inc.c.kind ==
     .order_by(desc(_inc.c.ended_at)).limit(1)
 _Q_CONTRACTS = select(_sc.c.name, _sc.c.address).order_by(_sc.c.seq, _sc.c.name)
 _Q_VIOLATION_COUNT = select(func.count()).select_from(_iv)
-_Q_VIOLATIONS = select(_iv).order_by(_iv.c.seq).limit(queries._LIMIT).offset(queries._OFFSET)
+_Q_VIOLATIONS = select(_iv).order_by(_iv.c.seq).limit(bindparam("limit", type_=Integer)) \
+    .offset(bindparam("offset", type_=Integer))
 _Q_OLDEST_OPEN_DISPUTE = select(func.min(s.balance_disputes.c.filed_at)) \
     .where(s.balance_disputes.c.status.in_(queries.OPEN_STATES))
 _Q_VAULTS = select(s.users.c.vault_balance_wei, s.users.c.total_fees_wei)
@@ -62,7 +63,7 @@ def current_figures(conn: Connection) -> dict:
     """The system's figures now, from the views: what the newest point of every series shows."""
     por = queries.proof_of_reserves(conn)
     totals = por["totals"]
-    burns = queries._burn_system(conn)
+    burns = queries.burn_totals(conn)
     disputes = queries.dispute_totals(conn)
     pool = queries.pool_state(conn)
     vault = fees = 0
@@ -162,7 +163,7 @@ def system_view(conn: Connection, points: int = MAX_POINTS) -> dict:
     for key in _SERIES:
         series[key] = [str(r[key]) if key in _WEI else r[key] for r in rows]
     por, burns, disputes, pool = now["_por"], now["_burns"], now["_disputes"], now["_pool"]
-    newest = [queries._burn_item(r) for r in conn.execute(_Q_NEWEST_BURNS).mappings()]
+    newest = [queries.burn_item(r) for r in conn.execute(_Q_NEWEST_BURNS).mappings()]
     return {
         "indexed_until": iso(now["timestamp"]), "indexed_until_timestamp": now["timestamp"],
         "last_indexed_seq": por["last_indexed_seq"],
@@ -251,7 +252,7 @@ def health(conn: Connection, latency: dict, rows: dict[str, int]) -> dict:
                 "last_indexed_at": iso(now), "detail": f"{len(rows)} tables, {total_rows:,} rows, last record "
                                                        f"{where['last_seq']}"}
     # emergency burns
-    burns = queries._burn_system(conn)
+    burns = queries.burn_totals(conn)
     emergency = {"status": "degraded" if burns["users_flagged"] else "ok", **burns,
                  "detail": f"{burns['total_burns']} burns, {burns['users_flagged']} users awaiting a top-up"}
     # API latency (measured by the server itself)
