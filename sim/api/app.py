@@ -269,7 +269,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "With `address`: that user's emergency burns (newest first, paged), its emergency transactions, its "
              "summary and the system totals. Without: the newest burns system-wide and the totals.",
              "optional", True,
-             lambda conn, a, limit, offset, config: queries.emergency_burns(conn, a, limit, offset),
+             lambda conn, a, limit, offset, config: queries.emergency_burns(conn, a, limit, offset, config["figures"]),
              _obj(address=_STR, burns={"type": "array", "items": _BURN},
                   emergency_transactions={"type": "array", "items": _TX},
                   user_summary=_obj(burn_count=_INT, total_burned_sats=_INT, currently_flagged=_BOOL,
@@ -280,14 +280,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "(`participants(user).loyaltyTier`), which it re-evaluates only at checkpoints (a claim, a contribution "
              "update, an emergency burn, a trader adding): `tier_at_next_checkpoint` is what the next one would set "
              "at the newest indexed time. Without `address`: the pool only.",
-             "optional", False, lambda conn, a, limit, offset, config: queries.yield_status(conn, a),
+             "optional", False, lambda conn, a, limit, offset, config: queries.yield_status(conn, a, config["figures"]),
              _obj(address=_STR, is_participant=_BOOL, participant={"type": ["object", "null"]},
                   eligibility=_obj(eligible=_BOOL, reason=_STR), loyalty_tier={"type": ["object", "null"]},
                   rbtc_balance=_INT, current_rate_bps=_INT, pool=_POOL, indexed_until=_TIME)),
     Endpoint("disputes", "the user's disputes, whether one is active, totals",
              "Balance disputes (filed -> validated -> accepted | rejected), newest first. With `address`: the "
              "user's disputes, its active one and totals; without: the newest system-wide and the totals.",
-             "optional", True, lambda conn, a, limit, offset, config: queries.disputes(conn, a, limit, offset),
+             "optional", True,
+             lambda conn, a, limit, offset, config: queries.disputes(conn, a, limit, offset, config["figures"]),
              _obj(address=_STR, disputes={"type": "array", "items": _DISPUTE}, has_active_dispute=_BOOL,
                   active_dispute={"type": ["object", "null"]}, totals=_DISPUTE_TOTALS,
                   system_totals=_DISPUTE_TOTALS, active_disputes=_INT, pagination=_PAGINATION)),
@@ -296,7 +297,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "supply against the BTC reserves. Reserves come from the Bitcoin chain, never from the oracle's "
              "records: the log's chain-side `reserves` records when present, else the newest published proof's "
              "total; `reserves_source` names which (null when there is neither, and so is the ratio).",
-             None, False, lambda conn, a, limit, offset, config: queries.proof_of_reserves(conn),
+             None, False, lambda conn, a, limit, offset, config: queries.proof_of_reserves(conn, config["figures"]),
              _obj(latest_proof={"type": ["object", "null"], "properties": {
                  "round": _INT_N, "merkle_root": _STR_N, "btc_height": _INT_N, "total_sats": _INT_N,
                  "leaves": _INT_N, "published_at": _TIME, "published_timestamp": _INT_N, "tx_hash": _STR_N,
@@ -343,7 +344,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "current state from the views, so it equals what the other endpoints answer. `incidents` are the "
              "marks on the time axis: reorgs, oracle outages, fee droughts, and backing windows merged per "
              "cause. Totals come from the views `user_current_state` and `emergency_burn_summary`.",
-             None, False, lambda conn, a, limit, offset, config: system.system_view(conn),
+             None, False, lambda conn, a, limit, offset, config: system.system_view(conn, config["figures"]),
              _obj(indexed_until=_TIME, indexed_until_timestamp=_INT_N, last_indexed_seq=_INT_N,
                   totals={"type": "object"}, emergency_burns={"type": "object"}, disputes=_DISPUTE_TOTALS,
                   yield_={"type": "object"}, latest_proof={"type": ["object", "null"]}, proofs_published=_INT,
@@ -371,8 +372,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "effect at the newest indexed time and `degraded` when its last round is over 900 simulated seconds "
              "old or behind the Bitcoin tip; backing is `down` below a ratio of 1; the API's latency is its own "
              "measurement over its recent requests (p99 under 50 ms is ok).",
-             None, False, lambda conn, a, limit, offset, config: system.health(conn, config["latency"](),
-                                                                              config["rows"](conn)),
+             None, False, lambda conn, a, limit, offset, config: system.health(
+                 conn, config["latency"](), config["rows"](conn), config["figures"]),
              _obj(status=_HEALTH, indexed_until=_TIME, last_indexed_seq=_INT_N,
                   components=_obj(**{name: {"type": "object", "required": ["status", "detail"],
                                             "properties": {"status": _HEALTH, "detail": _STR}}
@@ -609,7 +610,8 @@ def create_app(db_url: str, *, staleness_window_s: int = queries.STALENESS_WINDO
                 "published": queries.published_round(conn, chosen["round"], chosen["root"])}
 
     config = {"staleness_window_s": staleness_window_s, "reproduce": _Reproduce(run_path), "latency": stats.latency,
-              "rows": lambda conn: cache.get(conn, "rows", system.table_rows), "proof": proof}
+              "rows": lambda conn: cache.get(conn, "rows", system.table_rows), "proof": proof,
+              "figures": cache.get}
 
     def answer(ep: Endpoint, address, limit, offset):
         with engine.connect() as conn:
@@ -673,7 +675,8 @@ def create_app(db_url: str, *, staleness_window_s: int = queries.STALENESS_WINDO
     def metric_values() -> dict:
         with engine.connect() as conn:
             seq = cache.newest(conn)
-            por = cache.get(conn, "por", queries.proof_of_reserves)
+            por = queries.figure(conn, cache.get, "proof_of_reserves",
+                                 lambda c: queries.proof_of_reserves(c, cache.get))
             where = queries.indexed(conn)
         totals = por["totals"]
         values = {
@@ -704,8 +707,8 @@ def create_app(db_url: str, *, staleness_window_s: int = queries.STALENESS_WINDO
 
     def page_data() -> tuple[dict, dict, dict]:
         with engine.connect() as conn:
-            view = cache.get(conn, "system", system.system_view)
-            board = system.health(conn, stats.latency(), cache.get(conn, "rows", system.table_rows))
+            view = cache.get(conn, "system", lambda c: system.system_view(c, cache.get))
+            board = system.health(conn, stats.latency(), cache.get(conn, "rows", system.table_rows), cache.get)
             found = system.violations(conn, MAX_LIMIT, 0, config["reproduce"]())
         return view, board, found
 

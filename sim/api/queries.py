@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from typing import Any, Callable
 
 from sqlalchemy import Integer, bindparam, desc, func, or_, select, text, true
 from sqlalchemy.engine import Connection
@@ -64,18 +65,20 @@ _Q_POR_COUNT = select(func.count()).select_from(_por)
 _ib = s.index_batches
 _Q_LAST_BATCH = select(_ib).order_by(desc(_ib.c.last_seq)).limit(1)
 # System-wide totals come from the views PROTOCOL.md lists (schema.VIEWS), never from the indexer's meta.
+# (SUMs are cast back to integers: PostgreSQL sums BIGINTs into NUMERIC.)
 _Q_USER_TOTALS = text(
     "SELECT COUNT(*) AS users, "
-    "COALESCE(SUM(CASE WHEN registered_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS registered, "
-    "COALESCE(SUM(rbtc_balance_sats), 0) AS rbtc_supply_sats, COALESCE(SUM(last_sats), 0) AS total_last_sats, "
-    "COALESCE(SUM(btc_confirmed_sats), 0) AS oracle_confirmed_sats, "
-    "COALESCE(SUM(CASE WHEN emergency_burned THEN 1 ELSE 0 END), 0) AS flagged, "
-    "COALESCE(SUM(CASE WHEN needs_topup THEN 1 ELSE 0 END), 0) AS needs_topup, "
-    "COALESCE(SUM(CASE WHEN in_sync = 0 THEN 1 ELSE 0 END), 0) AS out_of_sync "
+    "CAST(COALESCE(SUM(CASE WHEN registered_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS registered, "
+    "CAST(COALESCE(SUM(rbtc_balance_sats), 0) AS BIGINT) AS rbtc_supply_sats, "
+    "CAST(COALESCE(SUM(last_sats), 0) AS BIGINT) AS total_last_sats, "
+    "CAST(COALESCE(SUM(btc_confirmed_sats), 0) AS BIGINT) AS oracle_confirmed_sats, "
+    "CAST(COALESCE(SUM(CASE WHEN emergency_burned THEN 1 ELSE 0 END), 0) AS BIGINT) AS flagged, "
+    "CAST(COALESCE(SUM(CASE WHEN needs_topup THEN 1 ELSE 0 END), 0) AS BIGINT) AS needs_topup, "
+    "CAST(COALESCE(SUM(CASE WHEN in_sync = 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS out_of_sync "
     "FROM user_current_state")
 _Q_BURN_TOTALS = text(
-    "SELECT COUNT(*) AS users_affected, COALESCE(SUM(burn_count), 0) AS total_burns, "
-    "COALESCE(SUM(total_burned_sats), 0) AS total_burned_sats FROM emergency_burn_summary")
+    "SELECT COUNT(*) AS users_affected, CAST(COALESCE(SUM(burn_count), 0) AS BIGINT) AS total_burns, "
+    "CAST(COALESCE(SUM(total_burned_sats), 0) AS BIGINT) AS total_burned_sats FROM emergency_burn_summary")
 _Q_FLAGGED = text("SELECT COUNT(*) FROM user_current_state WHERE emergency_burned = :yes").bindparams(yes=True)
 _Q_ORACLE_STATS = text("SELECT op, operations, users, net_delta_sats, gross_delta_sats, first_at, last_at, "
                        "avg_delay_s, max_delay_s FROM oracle_operations_stats")
@@ -106,6 +109,16 @@ def read_meta(conn: Connection) -> dict:
     return {key: json.loads(value) for key, value in conn.execute(_Q_META_ALL)}
 
 
+#: ``figures(conn, name, compute)``: how an answer gets a system-wide figure (totals over every user,
+#: the pool). Without one it is computed; the API passes one that keeps each figure until the indexer
+#: commits its next batch, since they depend on nothing else (see sim.api.app.BatchCache).
+Figures = Callable[[Connection, str, Callable[[Connection], Any]], Any]
+
+
+def figure(conn: Connection, figures: Figures | None, name: str, compute: Callable[[Connection], Any]) -> Any:
+    return compute(conn) if figures is None else figures(conn, name, compute)
+
+
 def indexed(conn: Connection) -> dict:
     """Where the index stands: its newest committed batch (``last_seq``, ``latest_at`` and the chain
     heights then), or all None before the first commit."""
@@ -122,8 +135,16 @@ def user_totals(conn: Connection) -> dict:
 
 
 def oracle_stats(conn: Connection) -> dict[str, dict]:
-    """``oracle_operations_stats`` by operation."""
-    return {row["op"]: dict(row) for row in conn.execute(_Q_ORACLE_STATS).mappings()}
+    """``oracle_operations_stats`` by operation (numbers as int, the average delay as float)."""
+    def number(value, kind=int):
+        return None if value is None else kind(value)
+
+    return {row["op"]: {"operations": number(row["operations"]), "users": number(row["users"]),
+                        "net_delta_sats": number(row["net_delta_sats"]),
+                        "gross_delta_sats": number(row["gross_delta_sats"]), "first_at": number(row["first_at"]),
+                        "last_at": number(row["last_at"]), "avg_delay_s": number(row["avg_delay_s"], float),
+                        "max_delay_s": number(row["max_delay_s"])}
+            for row in conn.execute(_Q_ORACLE_STATS).mappings()}
 
 
 def _user(conn: Connection, address: str) -> dict | None:
@@ -295,8 +316,9 @@ def burn_totals(conn: Connection) -> dict:
             "users_affected": row["users_affected"], "users_flagged": conn.execute(_Q_FLAGGED).scalar_one()}
 
 
-def emergency_burns(conn: Connection, address: str | None, limit: int, offset: int) -> dict:
-    system = burn_totals(conn)
+def emergency_burns(conn: Connection, address: str | None, limit: int, offset: int,
+                    figures: Figures | None = None) -> dict:
+    system = figure(conn, figures, "burn_totals", burn_totals)
     if address is None:
         rows = conn.execute(_Q_BURNS_PAGE, {"limit": limit, "offset": offset}).mappings().all()
         items = [burn_item(r) for r in rows]
@@ -385,9 +407,9 @@ def pool_state(conn: Connection) -> dict:
     }
 
 
-def yield_status(conn: Connection, address: str | None) -> dict:
+def yield_status(conn: Connection, address: str | None, figures: Figures | None = None) -> dict:
     latest_at = indexed(conn)["latest_at"]
-    pool = pool_state(conn)
+    pool = figure(conn, figures, "pool_state", pool_state)
     params, rate = pool["parameters"], pool["current_rate_bps"]
     if address is None:
         return {"pool": pool, "indexed_until": iso(latest_at)}
@@ -460,8 +482,9 @@ def dispute_totals(conn: Connection) -> dict:
     return _dispute_totals(dict(conn.execute(_Q_DISPUTE_COUNTS).all()))
 
 
-def disputes(conn: Connection, address: str | None, limit: int, offset: int) -> dict:
-    system = dispute_totals(conn)
+def disputes(conn: Connection, address: str | None, limit: int, offset: int,
+             figures: Figures | None = None) -> dict:
+    system = figure(conn, figures, "dispute_totals", dispute_totals)
     if address is None:
         rows = conn.execute(_Q_DISPUTES_PAGE, {"limit": limit, "offset": offset}).mappings().all()
         items = [_dispute_item(r) for r in rows]
@@ -509,7 +532,7 @@ def published_round(conn: Connection, round_: int | None, root: str | None = Non
             "published_at": iso(row["published_at"])}
 
 
-def proof_of_reserves(conn: Connection) -> dict:
+def proof_of_reserves(conn: Connection, figures: Figures | None = None) -> dict:
     """Latest published proof and current totals.
 
     ``btc_reserves_sats`` comes from the Bitcoin chain, never from the oracle's records (PROTOCOL.md):
@@ -519,7 +542,7 @@ def proof_of_reserves(conn: Connection) -> dict:
     ``reserves_source`` says which. The committee's own view (Σ of its last observation per user)
     is reported apart, as ``oracle_view``, and is not used for the ratio.
     """
-    totals = user_totals(conn)
+    totals = figure(conn, figures, "user_totals", user_totals)
     where = indexed(conn)
     latest = conn.execute(_Q_POR_LATEST).mappings().first()
     count = conn.execute(_Q_POR_COUNT).scalar_one()

@@ -84,7 +84,7 @@ class StreamHub:
     async def subscribe(self, resume_after: int | None) -> tuple[asyncio.Queue, list[bytes]]:
         """A new client's queue and what to send it first (its missed batches, or ``ready``)."""
         queue: asyncio.Queue = asyncio.Queue(QUEUE_LIMIT)
-        if self.last_seq is None:
+        if self._task is None or self._task.done():  # nobody was watching: start from where the index is
             self.last_seq = await self.newest()
         current = self.last_seq
         first: list[bytes] = []

@@ -59,13 +59,13 @@ def _ratio(reserves, supply):
 # ---------------------------------------------------------------------- the system view
 
 
-def current_figures(conn: Connection) -> dict:
+def current_figures(conn: Connection, figures: queries.Figures | None = None) -> dict:
     """The system's figures now, from the views: what the newest point of every series shows."""
-    por = queries.proof_of_reserves(conn)
+    por = queries.proof_of_reserves(conn, figures)
     totals = por["totals"]
-    burns = queries.burn_totals(conn)
-    disputes = queries.dispute_totals(conn)
-    pool = queries.pool_state(conn)
+    burns = queries.figure(conn, figures, "burn_totals", queries.burn_totals)
+    disputes = queries.figure(conn, figures, "dispute_totals", queries.dispute_totals)
+    pool = queries.figure(conn, figures, "pool_state", queries.pool_state)
     vault = fees = 0
     for vault_wei, fees_wei in conn.execute(_Q_VAULTS):
         vault += int(vault_wei)
@@ -143,11 +143,11 @@ def _incidents(conn: Connection) -> list[dict]:
     return out[-MAX_INCIDENTS:]
 
 
-def system_view(conn: Connection, points: int = MAX_POINTS) -> dict:
+def system_view(conn: Connection, figures: queries.Figures | None = None, points: int = MAX_POINTS) -> dict:
     """Everything the system view draws: the series (column-wise; wei as decimal strings), the marks
     on the time axis, and the panels' figures. The newest point is the current state from the views,
     so a chart's last point equals what the endpoints answer now."""
-    now = current_figures(conn)
+    now = current_figures(conn, figures)
     rows = [dict(r) for r in conn.execute(_Q_TIMELINE).mappings()]
     if now["timestamp"] is not None:
         point = {k: now[k] for k in ("timestamp", "btc_height", *_SERIES)}
@@ -209,7 +209,7 @@ def table_rows(conn: Connection) -> dict[str, int]:
     return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in s.PROTOCOL_TABLES}
 
 
-def health(conn: Connection, latency: dict, rows: dict[str, int]) -> dict:
+def health(conn: Connection, latency: dict, rows: dict[str, int], figures: queries.Figures | None = None) -> dict:
     """The health board, in the seed document's shape: one entry per component with a ``status``
     (``ok`` | ``degraded`` | ``down``), its figures and a one-line ``detail``. ``latency`` is the
     API's own measurement (p50/p99 ms over its recent requests); ``rows`` the tables' row counts."""
@@ -217,11 +217,12 @@ def health(conn: Connection, latency: dict, rows: dict[str, int]) -> dict:
     now = where["latest_at"]
     # oracle: offline while an outage is in effect at the newest indexed time; lagging when its last
     # round is old or it has not seen the Bitcoin tip
+    stats = queries.oracle_stats(conn)  # the view oracle_operations_stats
     last_round = conn.execute(_Q_LAST_ROUND).first()
     outage = conn.execute(_Q_LAST_OUTAGE).first()
     offline_until = outage[1] if outage is not None and now is not None and outage[0] <= now < (outage[1] or 0) \
         else None
-    round_at = last_round[0] if last_round is not None else None
+    round_at = stats["round"]["last_at"] if "round" in stats else None
     tip = json.loads(last_round[1]).get("tip") if last_round is not None and last_round[1] else None
     lag_s = None if round_at is None or now is None else now - round_at
     blocks_behind = None if tip is None or where["btc_height"] is None else max(0, where["btc_height"] - tip)
@@ -238,6 +239,8 @@ def health(conn: Connection, latency: dict, rows: dict[str, int]) -> dict:
               "offline_until": iso(offline_until), "last_round_at": iso(round_at), "last_round_timestamp": round_at,
               "last_round_reason": last_round[2] if last_round is not None else None, "lag_s": lag_s,
               "oracle_tip": tip, "btc_height": where["btc_height"], "blocks_behind": blocks_behind,
+              "operations": {op: row["operations"] for op, row in sorted(stats.items())},
+              "sync_delay_avg_s": stats["sync"]["avg_delay_s"] if "sync" in stats else None,
               "detail": detail}
     # contracts
     deployed = {name: address for name, address in conn.execute(_Q_CONTRACTS)}
@@ -252,7 +255,7 @@ def health(conn: Connection, latency: dict, rows: dict[str, int]) -> dict:
                 "last_indexed_at": iso(now), "detail": f"{len(rows)} tables, {total_rows:,} rows, last record "
                                                        f"{where['last_seq']}"}
     # emergency burns
-    burns = queries.burn_totals(conn)
+    burns = queries.figure(conn, figures, "burn_totals", queries.burn_totals)
     emergency = {"status": "degraded" if burns["users_flagged"] else "ok", **burns,
                  "detail": f"{burns['total_burns']} burns, {burns['users_flagged']} users awaiting a top-up"}
     # API latency (measured by the server itself)
@@ -262,14 +265,14 @@ def health(conn: Connection, latency: dict, rows: dict[str, int]) -> dict:
            "detail": "no requests measured yet" if p99 is None else
            f"p50 {latency['p50_ms']:.1f} ms, p99 {p99:.1f} ms over {latency['requests']} requests"}
     # disputes
-    totals = queries.dispute_totals(conn)
+    totals = queries.figure(conn, figures, "dispute_totals", queries.dispute_totals)
     oldest = conn.execute(_Q_OLDEST_OPEN_DISPUTE).scalar_one_or_none()
     oldest_age = None if oldest is None or now is None else now - oldest
     disputes = {"status": "degraded" if oldest_age is not None and oldest_age > DISPUTE_BOUND_S else "ok",
                 "active": totals["open"], "resolved": totals["resolved"], "oldest_open_age_s": oldest_age,
                 "detail": f"{totals['open']} active, {totals['resolved']} resolved"}
     # proof of reserves and backing
-    por = queries.proof_of_reserves(conn)
+    por = queries.figure(conn, figures, "proof_of_reserves", lambda c: queries.proof_of_reserves(c, figures))
     ratio = por["totals"]["backing_ratio"]
     latest = por["latest_proof"]
     backing = {"status": "down" if ratio is not None and ratio < 1 else "ok", "backing_ratio": ratio,
