@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Integer, bindparam, desc, func, select
+from sqlalchemy import Integer, bindparam, desc, func, select, text
 from sqlalchemy.engine import Connection
 
 from sim.api import queries
@@ -34,7 +34,9 @@ LATENCY_OK_MS, LATENCY_DEGRADED_MS = 50.0, 500.0
 
 _tl, _inc, _iv, _oo, _sc = (s.system_timeline, s.incidents, s.invariant_violations, s.oracle_operations_log,
                             s.system_contracts)
-_Q_TIMELINE = select(_tl).order_by(_tl.c.seq)
+# Plain SQL for the two scans of a whole table (thousands of rows): no per-value type processing;
+# the wei columns come back as the decimal text they are stored as.
+_Q_TIMELINE = text(f"SELECT {', '.join(c.name for c in _tl.columns)} FROM system_timeline ORDER BY seq")
 _Q_INCIDENTS = select(_inc).order_by(_inc.c.started_at, _inc.c.seq)
 _Q_LAST_ROUND = select(_oo.c.timestamp, _oo.c.details, _oo.c.reason).where(_oo.c.op == "round") \
     .order_by(desc(_oo.c.seq)).limit(1)
@@ -46,7 +48,7 @@ _Q_VIOLATIONS = select(_iv).order_by(_iv.c.seq).limit(bindparam("limit", type_=I
     .offset(bindparam("offset", type_=Integer))
 _Q_OLDEST_OPEN_DISPUTE = select(func.min(s.balance_disputes.c.filed_at)) \
     .where(s.balance_disputes.c.status.in_(queries.OPEN_STATES))
-_Q_VAULTS = select(s.users.c.vault_balance_wei, s.users.c.total_fees_wei)
+_Q_VAULTS = text("SELECT vault_balance_wei, total_fees_wei FROM users")
 _Q_NEWEST_BURNS = select(s.emergency_burns).order_by(desc(s.emergency_burns.c.seq)).limit(5)
 _Q_BATCHES_AFTER = select(s.index_batches).where(s.index_batches.c.last_seq > bindparam("after", type_=Integer)) \
     .order_by(s.index_batches.c.last_seq).limit(bindparam("count", type_=Integer))
@@ -149,6 +151,8 @@ def system_view(conn: Connection, figures: queries.Figures | None = None, points
     so a chart's last point equals what the endpoints answer now."""
     now = current_figures(conn, figures)
     rows = [dict(r) for r in conn.execute(_Q_TIMELINE).mappings()]
+    for row in rows:
+        row["vault_total_wei"], row["fees_total_wei"] = int(row["vault_total_wei"]), int(row["fees_total_wei"])
     if now["timestamp"] is not None:
         point = {k: now[k] for k in ("timestamp", "btc_height", *_SERIES)}
         point["seq"] = None
@@ -217,8 +221,8 @@ def health(conn: Connection, latency: dict, rows: dict[str, int], figures: queri
     now = where["latest_at"]
     # oracle: offline while an outage is in effect at the newest indexed time; lagging when its last
     # round is old or it has not seen the Bitcoin tip
-    stats = queries.oracle_stats(conn)  # the view oracle_operations_stats
-    last_round = conn.execute(_Q_LAST_ROUND).first()
+    stats = queries.figure(conn, figures, "oracle_stats", queries.oracle_stats)  # oracle_operations_stats
+    last_round = queries.figure(conn, figures, "last_round", lambda c: c.execute(_Q_LAST_ROUND).first())
     outage = conn.execute(_Q_LAST_OUTAGE).first()
     offline_until = outage[1] if outage is not None and now is not None and outage[0] <= now < (outage[1] or 0) \
         else None
