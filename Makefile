@@ -21,9 +21,11 @@ test: $(STAMP) $(NODE_STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 
-# The property tests with 40x the examples (lockstep state machines, random worlds, chain model).
+# The property tests with 40x the examples (lockstep state machines, random worlds, chain model),
+# and the API fuzzed from its OpenAPI document with 15x the requests.
 fuzz: $(STAMP) $(NODE_STAMP)
-	RBTC_FUZZ=1 $(BIN)/python -m pytest -q tests/test_lockstep_properties.py tests/test_world.py tests/test_bitcoin_chain.py
+	RBTC_FUZZ=1 $(BIN)/python -m pytest -q tests/test_lockstep_properties.py tests/test_world.py tests/test_bitcoin_chain.py \
+	  tests/test_api_fuzz.py
 
 contracts: $(NODE_STAMP)
 	node tools/compile.js
