@@ -53,6 +53,8 @@ def bound(value: int) -> str:
         return "2**256 - 1"
     if value == MAX_SATS:
         return "2,100,000,000,000,000 (21 M BTC)"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
 

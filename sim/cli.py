@@ -274,7 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0), or a bad command line: one line, 2 (see _Parser)
+        return exc.code if isinstance(exc.code, int) else 2
     return guarded(lambda: args.func(args), argv=argv)
 
 

@@ -316,7 +316,7 @@ def _protocol(table: dict, source: str) -> tuple[ProtocolParams, str | None]:
     yield_table = table.pop("yield", None)
     params = _build(ProtocolParams, table, where, base=PRESETS[preset], skip=("yield_params",))
     if yield_table is not None:
-        yield_params = _build(YieldParams, yield_table, f"{where}.yield")
+        yield_params = _build(YieldParams, yield_table, f"{source}: [protocol.yield]")
         params = attrs.evolve(params, yield_params=yield_params)
     return params, (preset if params == PRESETS[preset] else None)
 
