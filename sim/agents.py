@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from attrs import define, field
 
-from contracts_model.errors import ContractRevert
+from contracts_model.errors import ContractRevert, InsufficientFunds
 from sim.bitcoin.address import random_address
 from sim.bitcoin.chain import BitcoinChain
 from sim.bitcoin.transactions import ChainError, SupplyExhausted
@@ -197,6 +197,8 @@ class Population:
             call()
         except ContractRevert as exc:
             self.log.append(self.now, "agent_error", user=user.address, action=what, error=exc.error_name)
+        except InsufficientFunds:  # the user's wallet cannot cover the amount (prepay_wei has no upper bound)
+            self.log.append(self.now, "agent_error", user=user.address, action=what, error="InsufficientFunds")
 
     # ------------------------------------------------------------------ scheduled events
 

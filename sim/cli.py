@@ -28,6 +28,21 @@ def _scenario(args):
                           contracts_dir=str(Path(args.contracts).resolve()) if args.contracts else None)
 
 
+def _check_contracts(scenario) -> None:
+    """Fail fast, before anything is written (and in ``validate``), on artifacts the run could not load."""
+    directory = scenario.config.contracts_dir
+    if not directory:
+        return
+    from sim.protocol.artifacts import ArtifactError, load_artifacts
+
+    try:
+        load_artifacts(directory)
+    except ArtifactError:
+        raise
+    except (OSError, ValueError) as exc:  # a NUL byte in the name, a name too long for the system, ...
+        raise BadInput(f"{directory!r:.200}: not a usable artifact directory ({exc})") from None
+
+
 def _estimate(scenario, *, always: bool) -> None:
     """Print the run's estimated size (stderr) when it is large, or ``always``."""
     from sim.estimate import estimate
@@ -42,11 +57,8 @@ def cmd_run(args) -> int:
     from sim.run import default_out_dir, execute
 
     scenario = _scenario(args)
+    _check_contracts(scenario)
     _estimate(scenario, always=False)
-    if scenario.config.contracts_dir:
-        from sim.protocol.artifacts import load_artifacts
-
-        load_artifacts(scenario.config.contracts_dir)  # fail fast, before anything is written
     run_dir = Path(args.out) if args.out else default_out_dir(scenario)
     bar = ProgressBar(f"{scenario.name} (seed {scenario.config.seed}, {scenario.config.backend})")
     server = None
@@ -85,6 +97,7 @@ def cmd_validate(args) -> int:
     from sim.estimate import estimate
 
     scenario = load(args.scenario)
+    _check_contracts(scenario)
     c = scenario.config
     print(f"{scenario.path}: ok — {scenario.name}: {c.users:,} users, {c.duration_s / 86400:g} days, "
           f"backend {c.backend}, seed {c.seed}, {len(c.schedule)} scheduled events")

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from contracts_model.errors import ContractRevert
+from contracts_model.errors import ContractRevert, InsufficientFunds
 from sim.bitcoin.chain import BitcoinChain
 from sim.config import OracleConfig
 from sim.eventlog import EventLog
@@ -129,11 +129,23 @@ class OracleService:
         for hook in self.on_bind:
             hook(binding)
         if prepay_wei:
-            self.port.register_and_prepay(user, method, binding.checksum, prepay_wei)
+            self.prepay(user, method, binding.checksum, prepay_wei)
         # Coins already confirmed at the address count from the next round on.
         self._dirty_since.setdefault(user, self.now)
         self.deferred.add(user)
         return binding
+
+    def prepay(self, user: str, method: int, checksum: bytes, wei: int) -> bool:
+        """``registerAndPrepay`` ``wei`` for ``user`` from the committee's account. False, with an
+        ``error`` operation logged, when the contract refuses or the committee cannot pay that much."""
+        try:
+            self.port.register_and_prepay(user, method, checksum, wei)
+        except (ContractRevert, InsufficientFunds) as exc:
+            recorded = self.recorded.get(user, 0)
+            self._op("error", user, 0, self.confirmed(user), recorded, action="registerAndPrepay", prepay_wei=wei,
+                     error=getattr(exc, "error_name", "") or type(exc).__name__)
+            return False
+        return True
 
     # ------------------------------------------------------------------ rounds
 
@@ -179,7 +191,10 @@ class OracleService:
             self._op("deferred", user, delta, confirmed, recorded)
             self._wake_at((block) * self.port.block_time_s, "rate limit")  # the next EVM block
             return "deferred"
-        fee = self.port.quote_fee(user, delta)
+        try:
+            fee = self.port.quote_fee(user, delta)
+        except ContractRevert as exc:  # the fee does not compute (a fixed leg so large that the sum overflows)
+            return self._error(user, delta, confirmed, recorded, exc, fee=None)
         if delta > 0 and self.port.vault_balance(user) < fee:
             if user not in self.needs_topup:
                 self.needs_topup.add(user)
@@ -190,9 +205,7 @@ class OracleService:
         try:
             receipt = self.port.sync(user, confirmed)
         except ContractRevert as exc:
-            self.stuck.add(user)
-            self._op("error", user, delta, confirmed, recorded, fee=fee, error=exc.error_name or repr(exc))
-            return "error"
+            return self._error(user, delta, confirmed, recorded, exc, fee=fee)
         self.stuck.discard(user)
         self._last_sync_block[user] = block
         names = [e.name for e in receipt.events]
@@ -221,6 +234,12 @@ class OracleService:
         for hook in self.after_sync:
             hook(user, op, receipt)
         return op
+
+    def _error(self, user: str, delta: int, confirmed: int, recorded: int, exc: ContractRevert, **extra) -> str:
+        """A call of the sync the contracts refused: the user is retried every round."""
+        self.stuck.add(user)
+        self._op("error", user, delta, confirmed, recorded, **extra, error=exc.error_name or repr(exc))
+        return "error"
 
     def _op(self, op: str, user: str, delta: int, confirmed: int, recorded: int, **extra) -> None:
         self.log.append(self.now, "oracle_op", op=op, user=user, delta=delta, confirmed=confirmed,
