@@ -43,12 +43,12 @@ def _check_contracts(scenario) -> None:
         raise BadInput(f"{directory!r:.200}: not a usable artifact directory ({exc})") from None
 
 
-def _estimate(scenario, *, always: bool) -> None:
-    """Print the run's estimated size (stderr) when it is large, or ``always``."""
+def _announce_if_large(scenario) -> None:
+    """Before a large run, its estimated size (on stderr: stdout keeps the run's own lines)."""
     from sim.estimate import estimate
 
     guess = estimate(scenario.config)
-    if always or guess.large:
+    if guess.large:
         print(f"estimate: {guess.describe()}", file=sys.stderr)
 
 
@@ -58,7 +58,7 @@ def cmd_run(args) -> int:
 
     scenario = _scenario(args)
     _check_contracts(scenario)
-    _estimate(scenario, always=False)
+    _announce_if_large(scenario)
     run_dir = Path(args.out) if args.out else default_out_dir(scenario)
     bar = ProgressBar(f"{scenario.name} (seed {scenario.config.seed}, {scenario.config.backend})")
     server = None

@@ -2,15 +2,21 @@
 
 A scenario file (``scenarios/*.toml``, see :mod:`sim.scenario`) is parsed into a :class:`WorldConfig`;
 tests build one directly. Every field has a documented unit; every default is the realistic one.
+
+Every class checks its own values (attrs validators from :mod:`contracts_model.validation`, with the
+caps below), and :class:`WorldConfig` checks the whole (events inside the world, its estimated size),
+so a world built in Python is held to exactly the rules of a scenario file. A refused value raises
+:class:`~contracts_model.validation.InvalidValue` naming the field.
 """
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
+import attrs
 from attrs import field, frozen
 
-from contracts_model.params import PRESETS, ProtocolParams
+from contracts_model.params import PRESETS, ProtocolParams, YieldParams
 from contracts_model.validation import (
     MAX_SATS,
     Described,
@@ -233,10 +239,6 @@ def _capped(caps: dict, name: str, value: int, field: str) -> None:
 def check_yield_param(name: str, value) -> None:
     """One yield parameter on its own: its on-chain type and the simulation's cap (sweeps check the
     values they vary with this before building any point)."""
-    import attrs
-
-    from contracts_model.params import YieldParams
-
     attrs.fields_dict(YieldParams)[name].validator(None, SimpleNamespace(name=name), value)
     _capped(YIELD_CAPS, name, value, name)
 

@@ -52,19 +52,10 @@ def _field(table, key: str, where: str):
 
 @frozen
 class Leaf:
-    """A snapshot leaf as a document carries it, checked field by field."""
+    """A snapshot leaf as a document carries it, checked field by field: its owner and its hash."""
 
     eth: str
-    btc_program: bytes
-    checksum: bytes
-    method: int
-    balance_sats: int
-    height: int
-    timestamp: int
-
-    def hash(self) -> bytes:
-        return leaf_hash(self.eth, self.btc_program, self.checksum, self.method, self.balance_sats, self.height,
-                         self.timestamp)
+    hash: bytes
 
 
 def parse_leaf(data, where: str) -> Leaf:
@@ -77,8 +68,10 @@ def parse_leaf(data, where: str) -> Leaf:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**bits:
             raise BadInput(f"{where}.{key}: expected a uint{bits} (a whole number in [0, 2**{bits})), got {show(value)}")
         values[key] = value
-    return Leaf(eth.lower(), bytes32(_field(data, "btc_program", where), f"{where}.btc_program"),
-                bytes32(_field(data, "checksum", where), f"{where}.checksum"), **values)
+    program = bytes32(_field(data, "btc_program", where), f"{where}.btc_program")
+    checksum = bytes32(_field(data, "checksum", where), f"{where}.checksum")
+    return Leaf(eth.lower(), leaf_hash(eth, program, checksum, values["method"], values["balance_sats"],
+                                       values["height"], values["timestamp"]))
 
 
 @frozen
@@ -133,9 +126,9 @@ def proofs_for_user(snapshot, user: str, source: str = "proof_of_reserves.json")
     leaves = [parse_leaf(item, f"{source}: leaves[{i}]") for i, item in enumerate(raw)]
     header = {key: _field(snapshot, key, source) for key in ("round", "root", "height", "total_sats", "timestamp")}
     bytes32(header["root"], f"{source}: root")
-    tree = MerkleTree([leaf.hash() for leaf in leaves])
+    tree = MerkleTree([leaf.hash for leaf in leaves])
     mine = [
-        {"leaf": raw[i], "leaf_hash": "0x" + leaf.hash().hex(), "proof": ["0x" + p.hex() for p in tree.proof(i)]}
+        {"leaf": raw[i], "leaf_hash": "0x" + leaf.hash.hex(), "proof": ["0x" + p.hex() for p in tree.proof(i)]}
         for i, leaf in enumerate(leaves) if leaf.eth == user
     ]
     return {**header, "user": user, "leaves": mine}
@@ -188,7 +181,7 @@ def verify_document(document: Document, trusted: dict[bytes, str] | None) -> lis
     be is SELF_CONSISTENT: its proof leads to the root the document states, which proves nothing."""
     results = []
     for entry in document.entries:
-        computed = entry.leaf.hash()
+        computed = entry.leaf.hash
         shown = "0x" + computed.hex()
         if entry.stated_hash is not None and entry.stated_hash != computed:
             results.append((shown, INVALID, "the leaf's fields do not hash to the stated leaf_hash"))

@@ -41,6 +41,7 @@ def prepare_run_dir(run_dir: Path, *, overwrite: bool = False) -> None:
     """Make ``run_dir`` ready for a new run, or raise BadInput (see the module docstring)."""
     if run_dir.exists() and not run_dir.is_dir():
         raise BadInput(f"{run_dir}: exists and is not a folder; expected a folder for the run (--out)")
+    names: list[str] = []
     if run_dir.is_dir():
         try:
             names = sorted(p.name for p in run_dir.iterdir())
@@ -54,15 +55,16 @@ def prepare_run_dir(run_dir: Path, *, overwrite: bool = False) -> None:
         if names and not overwrite:
             raise BadInput(f"{run_dir}: holds a run already; pass --overwrite to replace it, "
                            "or --out to choose another folder")
-        for name in names:
-            if name in RUN_DIRS:
-                shutil.rmtree(run_dir / name)
-            else:
-                (run_dir / name).unlink()
     try:
+        for name in names:
+            path = run_dir / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BadInput(f"{run_dir}: cannot create the run folder ({exc.strerror or exc})") from None
+        raise BadInput(f"{run_dir}: cannot prepare the run folder ({exc.strerror or exc})") from None
 
 
 def default_out_dir(scenario: Scenario) -> Path:

@@ -34,6 +34,7 @@ import math
 import re
 import types
 import typing
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -175,32 +176,33 @@ def _fields(table: dict, cls, where: str, skip: tuple[str, ...] = ()) -> dict:
 def _build(cls, table: dict, where: str, base=None, skip: tuple[str, ...] = ()):
     """An instance of attrs class ``cls`` from a TOML table; unknown keys and invalid values are errors."""
     values = _fields(table, cls, where, skip)
-    with _located(where, table):
+    with _located(_table_locator(where, table)):
         return attrs.evolve(base, **values) if base is not None else cls(**values)
 
 
 _MISSING = object()
 
 
-class _located:
+@contextmanager
+def _located(locate):
     """Turn an :class:`InvalidValue` raised inside into a ScenarioError located in the file.
 
     ``locate(field)`` gives ``(place, raw)``: where the field is in the file and the value as the file
     spells it (``"2d"`` rather than 172800), or ``_MISSING`` when the file does not set it."""
+    try:
+        yield
+    except InvalidValue as exc:
+        place, raw = locate(exc.field)
+        raise ScenarioError(f"{place}: expected {exc.expected}, got {show(exc.value if raw is _MISSING else raw)}") \
+            from None
 
-    def __init__(self, where: str, table: dict | None = None, locate=None):
-        self.locate = locate or (lambda field: (f"{where} {_FILE_KEY.get(field, field)}",
-                                                (table or {}).get(_FILE_KEY.get(field, field), _MISSING)))
 
-    def __enter__(self):
-        return self
+def _table_locator(where: str, table: dict):
+    def locate(field: str) -> tuple[str, object]:
+        key = _FILE_KEY.get(field, field)
+        return f"{where} {key}", table.get(key, _MISSING)
 
-    def __exit__(self, kind, exc, tb):
-        if isinstance(exc, InvalidValue):
-            place, raw = self.locate(exc.field)
-            value = exc.value if raw is _MISSING else raw
-            raise ScenarioError(f"{place}: expected {exc.expected}, got {show(value)}") from None
-        return False
+    return locate
 
 
 def _world_locator(source: str, data: dict):
@@ -232,19 +234,18 @@ def resolve(name_or_path: str, directory: Path = SCENARIO_DIR, what: str = "scen
     """A file from a path or a built-in name (``baseline`` -> scenarios/baseline.toml); ``directory`` and
     ``what`` serve other kinds of built-in files (sweeps)."""
     path = Path(name_or_path)
+    builtin = directory / f"{name_or_path}.toml"
     try:
-        exists = path.exists()
-        if path.suffix == ".toml" or exists:
-            if not path.is_file():
-                raise ScenarioError(f"{name_or_path}: no such {what} file")
-            return path
-        builtin = directory / f"{name_or_path}.toml"
-        if NAME.fullmatch(name_or_path) and builtin.is_file():
-            return builtin
+        exists, is_file = path.exists(), path.is_file()
+        is_builtin = bool(NAME.fullmatch(name_or_path)) and builtin.is_file()
     except (OSError, ValueError) as exc:  # a NUL byte in the name, a name too long for the system
-        if isinstance(exc, ScenarioError):
-            raise
         raise ScenarioError(f"{show(name_or_path)}: not a usable file name ({exc})") from None
+    if path.suffix == ".toml" or exists:
+        if not is_file:
+            raise ScenarioError(f"{name_or_path}: no such {what} file")
+        return path
+    if is_builtin:
+        return builtin
     names = ", ".join(sorted(p.stem for p in directory.glob("*.toml"))) or "none"
     raise ScenarioError(f"{name_or_path}: not a {what} file nor a built-in {what} (built-ins: {names})")
 
@@ -297,11 +298,11 @@ def parse(data: dict, source: str, path: Path | None = None) -> Scenario:
     if not isinstance(events, list):
         raise ScenarioError(f"{source}: events: expected [[events]] tables, got {show(events)}")
     schedule = tuple(_event(item, f"{source}: [[events]] #{i + 1}") for i, item in enumerate(events))
-    with _located(source, locate=_world_locator(source, data)):
+    with _located(_world_locator(source, data)):
         config = WorldConfig(**world, params=params, preset=preset, bitcoin=tables[BitcoinConfig],
                              oracle=tables[OracleConfig], agents=tables[AgentConfig], yields=tables[YieldConfig],
                              disputes=tables[DisputeConfig], reserves=tables[ReservesConfig], schedule=schedule)
-    with _located(f"{source}: [scenario]", header):
+    with _located(_table_locator(f"{source}: [scenario]", header)):
         return Scenario(texts.get("name") or _default_name(path), texts.get("description", ""),
                         texts.get("expected", ""), config, path)
 
@@ -341,7 +342,7 @@ def _event(item: dict, where: str) -> ScheduledEvent:
             kind_type = spec[name][0]
             annotation = tuple[int, int] if kind_type is tuple else kind_type
             params[name] = coerce(item[key], annotation, f"{where} {key}", key)
-    with _located(where, item):
+    with _located(_table_locator(where, item)):
         return ScheduledEvent(kind, at, params)
 
 

@@ -173,7 +173,7 @@ def test_a_forged_one_leaf_document_is_never_valid(por_run, tmp_path, capsys):
     """One leaf of 21 M BTC, the root set to its own hash, no siblings: consistent with itself only."""
     document = _proof_document(por_run, capsys)
     leaf = dict(document["leaves"][0]["leaf"], balance_sats=21_000_000 * 10**8)
-    forged_hash = "0x" + parse_document({"leaves": [{"leaf": leaf, "proof": []}]}, "f").entries[0].leaf.hash().hex()
+    forged_hash = "0x" + parse_document({"leaves": [{"leaf": leaf, "proof": []}]}, "f").entries[0].leaf.hash.hex()
     forged = dict(document, root=forged_hash, total_sats=leaf["balance_sats"],
                   leaves=[{"leaf": leaf, "leaf_hash": forged_hash, "proof": []}])
     path = tmp_path / "forged.json"
