@@ -15,8 +15,9 @@ A run's work is dominated by a few streams whose expected counts follow from the
 Wall time is ``records x cost per record + transactions x cost per transaction``, with the two costs
 per backend measured on the 2-core development machine by ``bench/bench.py --only estimate`` (which
 prints estimated against actual figures for a set of worlds, and the costs it measured). The counts
-are expectations: a run's actual count is within a factor of two of the estimate in the property
-test ``tests/test_fuzz_inputs.py``; wall time varies with the machine.
+are expectations: every built-in scenario's actual count is within 2x of its estimate
+(``tests/test_scenarios.py``) and every generated tiny world's within 3x plus 300 records
+(``tests/test_fuzz_inputs.py``); wall time varies with the machine and its load.
 
 A world estimated above :data:`MAX_EVENTS` records is refused by :class:`~sim.config.WorldConfig`:
 that is a run of many hours and tens of GB of event log, and it is how a typo such as

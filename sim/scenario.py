@@ -44,10 +44,8 @@ import tomli_w
 from contracts_model.params import PRESETS, ProtocolParams, YieldParams
 from contracts_model.validation import InvalidValue, show, text
 from sim.config import (
-    BACKENDS,
     ESTIMATED_EVENTS,
     EVENT_PARAMS,
-    NETWORKS,
     AgentConfig,
     BitcoinConfig,
     DisputeConfig,

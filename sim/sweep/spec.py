@@ -32,9 +32,8 @@ import numpy as np
 
 from contracts_model.params import YieldParams
 from contracts_model.validation import InvalidValue, show
-from sim.config import check_yield_param
+from sim.config import BACKENDS, check_yield_param
 from sim.scenario import (
-    BACKENDS,
     SCENARIO_DIR,
     Scenario,
     ScenarioError,
