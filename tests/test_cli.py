@@ -380,3 +380,16 @@ def test_a_sigterm_stops_a_run_like_ctrl_c(tmp_path):
     lines = (out / "events.jsonl").read_text().splitlines()
     assert len(lines) == summary["events"] and all(json.loads(line) for line in lines)
     assert "Traceback" not in process.stderr.read()
+
+
+def test_validate_prints_the_estimate_and_run_prints_it_before_a_large_run(tmp_path, capsys, monkeypatch):
+    import sim.estimate
+
+    assert main(["validate", str(small(tmp_path))]) == 0
+    out = capsys.readouterr().out
+    assert "estimate: ~" in out and "events" in out and "on the model backend" in out
+    assert main(["run", str(small(tmp_path)), "--out", str(tmp_path / "quiet")]) == 0
+    assert "estimate" not in capsys.readouterr().err  # a small run is not announced
+    monkeypatch.setattr(sim.estimate, "LARGE_WALL_S", 0.0)  # every run is "large" now
+    assert main(["run", str(small(tmp_path)), "--out", str(tmp_path / "loud")]) == 0
+    assert capsys.readouterr().err.startswith("estimate: ~")
