@@ -24,23 +24,31 @@ def _scenario(args):
     from sim.run import with_overrides
 
     scenario = load(args.scenario)
-    return with_overrides(scenario, seed=args.seed, backend=args.backend,
-                          contracts_dir=str(Path(args.contracts).resolve()) if args.contracts else None)
+    resolved = {name: str(Path(value).resolve()) if value else None
+                for name, value in (("contracts_dir", args.contracts), ("deployment_file", args.deployment),
+                                    ("deviations_file", args.deviations))}
+    return with_overrides(scenario, seed=args.seed, backend=args.backend, **resolved)
 
 
-def _check_contracts(scenario) -> None:
-    """Fail fast, before anything is written (and in ``validate``), on artifacts the run could not load."""
-    directory = scenario.config.contracts_dir
-    if not directory:
-        return
-    from sim.protocol.artifacts import ArtifactError, load_artifacts
+def _check_build_files(scenario) -> None:
+    """Fail fast, before anything is written (and in ``validate``), on the artifacts, deployment and
+    deviations files the run would load."""
+    from sim.exits import bad_input_errors
+    from sim.protocol.artifacts import load_artifacts
+    from sim.protocol.deployment import load_deployment
+    from sim.protocol.deviations import load_deviations
 
-    try:
-        load_artifacts(directory)
-    except ArtifactError:
-        raise
-    except (OSError, ValueError) as exc:  # a NUL byte in the name, a name too long for the system, ...
-        raise BadInput(f"{directory!r:.200}: not a usable artifact directory ({exc})") from None
+    c = scenario.config
+    for value, check in ((c.contracts_dir, load_artifacts), (c.deployment_file, load_deployment),
+                         (c.deviations_file, load_deviations)):
+        if not value:
+            continue
+        try:
+            check(value)
+        except bad_input_errors():
+            raise
+        except (OSError, ValueError) as exc:  # a NUL byte in the name, a name too long for the system, ...
+            raise BadInput(f"{value!r:.200}: not a usable file or folder ({exc})") from None
 
 
 def _announce_if_large(scenario) -> None:
@@ -57,7 +65,7 @@ def cmd_run(args) -> int:
     from sim.run import default_out_dir, execute
 
     scenario = _scenario(args)
-    _check_contracts(scenario)
+    _check_build_files(scenario)
     _announce_if_large(scenario)
     run_dir = Path(args.out) if args.out else default_out_dir(scenario)
     bar = ProgressBar(f"{scenario.name} (seed {scenario.config.seed}, {scenario.config.backend})")
@@ -79,9 +87,9 @@ def cmd_run(args) -> int:
         bar.close()
         if server is not None and not args.keep_serving:
             server.stop()
-    violations = summary.get("invariant_violations", [])
+    violations = summary.get("violation_count", 0)
     print(f"{scenario.name}: {summary['events']:,} events, {summary.get('syncs', 0):,} syncs, "
-          f"{summary.get('emergency_burns', 0):,} emergency burns, {len(violations)} invariant violations, "
+          f"{summary.get('emergency_burns', 0):,} emergency burns, {violations:,} invariant violations, "
           f"digest {summary['digest'][:16]}")
     print(f"report: {run_dir / 'report.html'}")
     if server is not None and args.keep_serving:
@@ -97,7 +105,7 @@ def cmd_validate(args) -> int:
     from sim.estimate import estimate
 
     scenario = load(args.scenario)
-    _check_contracts(scenario)
+    _check_build_files(scenario)
     c = scenario.config
     print(f"{scenario.path}: ok — {scenario.name}: {c.users:,} users, {c.duration_s / 86400:g} days, "
           f"backend {c.backend}, seed {c.seed}, {len(c.schedule)} scheduled events")
@@ -240,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--backend", choices=BACKENDS, help="override the scenario's backend")
     run.add_argument("--contracts", metavar="DIR", help="compiled artifacts to run instead of the project's own")
+    run.add_argument("--deployment", metavar="FILE",
+                     help="who holds each role: a TOML [roles] file or a Foundry broadcast run-latest.json")
+    run.add_argument("--deviations", metavar="FILE", help="declared differences of the build that lockstep waives")
     run.add_argument("--out", metavar="DIR", help="run folder (default reports/<scenario>-<seed>/)")
     run.add_argument("--overwrite", action="store_true",
                      help="replace the run already in the run folder (without it, such a folder is refused)")

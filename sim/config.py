@@ -103,6 +103,8 @@ class OracleConfig:
     reaction_delay_s: int = field(default=0, validator=seconds)  # from a new Bitcoin block to the oracle acting
     # share of users the committee registers with registerAndPrepay
     register_with_prepay_share: float = field(default=0.5, validator=share)
+    # skip increases the user cannot pay for; false: send them and let the contract refuse
+    precheck_fees: bool = field(default=True, validator=boolean)
 
 
 @frozen
@@ -196,6 +198,13 @@ def _event_params(instance, attribute, params):
 
 
 @frozen
+class AdversaryConfig:
+    """Calls that must fail: transfers of the soulbound token and restricted calls by strangers."""
+
+    probes_per_day: float = field(default=0.0, validator=rate)  # per user; 0 turns the probes off
+
+
+@frozen
 class ScheduledEvent:
     """Something the scenario makes happen at a given time.
 
@@ -272,6 +281,10 @@ class WorldConfig:
     preset: str | None = field(default="testnet", validator=_optional(one_of(tuple(PRESETS))))
     # compiled artifacts to load instead of the project's own (evm, lockstep)
     contracts_dir: str | None = field(default=None, validator=_optional(text(4_096)))
+    # who holds each role (TOML or a Foundry broadcast); default: our wiring
+    deployment_file: str | None = field(default=None, validator=_optional(text(4_096)))
+    # declared differences of a foreign build that lockstep waives
+    deviations_file: str | None = field(default=None, validator=_optional(text(4_096)))
     evm_block_time_s: int = field(default=1, validator=positive_seconds)
     bitcoin: BitcoinConfig = field(default=BitcoinConfig(), validator=lambda i, a, v: _typed(a, v, BitcoinConfig))
     oracle: OracleConfig = field(default=OracleConfig(), validator=lambda i, a, v: _typed(a, v, OracleConfig))
@@ -279,6 +292,8 @@ class WorldConfig:
     yields: YieldConfig = field(default=YieldConfig(), validator=lambda i, a, v: _typed(a, v, YieldConfig))
     disputes: DisputeConfig = field(default=DisputeConfig(), validator=lambda i, a, v: _typed(a, v, DisputeConfig))
     reserves: ReservesConfig = field(default=ReservesConfig(), validator=lambda i, a, v: _typed(a, v, ReservesConfig))
+    adversary: AdversaryConfig = field(default=AdversaryConfig(),
+                                       validator=lambda i, a, v: _typed(a, v, AdversaryConfig))
     schedule: tuple[ScheduledEvent, ...] = field(default=(), validator=_schedule)
     #: Check the backing invariant at the end of every simulated instant (always on in tests).
     check_invariants: bool = field(default=True, validator=boolean)

@@ -23,6 +23,7 @@ import numpy as np
 from attrs import define
 
 from contracts_model.errors import ContractRevert
+from sim.protocol.port import RoleNotHeld
 from sim.bitcoin.chain import BitcoinChain
 from sim.config import DAY, DisputeConfig
 from sim.eventlog import EventLog
@@ -47,9 +48,11 @@ class Dispute:
 
 class Disputes:
     def __init__(self, env, chain: BitcoinChain, port: RecordingBackend, registry: Registry, oracle: OracleService,
-                 yields, log: EventLog, config: DisputeConfig, rng: np.random.Generator, violate):
+                 yields, log: EventLog, config: DisputeConfig, rng: np.random.Generator, violate, on_failure=None):
         self.env, self.chain, self.port, self.registry, self.oracle = env, chain, port, registry, oracle
         self.yields, self.log, self.config, self.rng, self.violate = yields, log, config, rng, violate
+        #: on_failure(exception, actor): a call the rules say works failed (a panic in the build…).
+        self.on_failure = on_failure or (lambda exc, actor: None)
         self.open: dict[str, Dispute] = {}
         self.all: list[Dispute] = []
 
@@ -99,10 +102,13 @@ class Disputes:
         dispute.state = "validated"
         self.log.append(self.now, "dispute_validated", dispute_id=dispute.id, user=user, confirmed=truth)
         accepted = self.decide(dispute, truth)
-        if accepted:
-            self._resync(user, truth)
-        if dispute.onchain:
-            self.port.pool("resolveDispute", user, accepted)
+        try:
+            if accepted:
+                self._resync(user, truth)
+            if dispute.onchain:
+                self.port.pool("resolveDispute", user, accepted)
+        except (ContractRevert, RoleNotHeld) as exc:  # the dispute is still decided; the check below judges it
+            self.on_failure(exc, user)
         dispute.state = "accepted" if accepted else "rejected"
         dispute.resolved_at = self.now
         del self.open[user]
@@ -118,11 +124,9 @@ class Disputes:
         delta = truth - self.oracle.recorded.get(user, 0)
         if delta == 0:
             return
-        try:
-            shortfall = self.port.quote_fee(user, delta) - self.port.vault_balance(user)
-        except ContractRevert:  # the fee does not compute; the sync below fails the same way and says so
-            shortfall = 0
-        if shortfall > 0:
+        fee = self.port.quote_fee(user, delta)
+        shortfall = fee - self.port.vault_balance(user)
+        if shortfall > 0:  # the committee prepays; one that cannot pay that much logs it and the sync fails
             self.oracle.prepay(user, 1, self.registry.bindings(user)[0].checksum, shortfall)
         self.oracle.reconcile(user, force=True)
 

@@ -10,7 +10,7 @@ A run's work is dominated by a few streams whose expected counts follow from the
   with ``join_holders``, a pool update (``evm_tx``);
 * **onboarding**: per user its bindings, its registration or deposit and its pool join;
 * the smaller streams: extra bindings, withdrawals and top-ups, claims, traders, disputes and dispute
-  waves, proof-of-reserves rounds.
+  waves, proof-of-reserves rounds, adversary probes (one transaction each).
 
 Wall time is ``records x cost per record + transactions x cost per transaction``, with the two costs
 per backend measured on the 2-core development machine by ``bench/bench.py --only estimate`` (which
@@ -99,6 +99,7 @@ def estimate(config) -> Estimate:
         + y.traders * (1 + days * y.trader_add_per_day)
         + disputes * 2
         + rounds
+        + user_days * c.adversary.probes_per_day
     )
     records = (
         transactions

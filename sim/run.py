@@ -84,6 +84,10 @@ def reproduce_command(scenario: Scenario, run_dir: Path | None = None) -> str:
     command = f"rbtc-sim run {source} --seed {c.seed} --backend {c.backend}"
     if c.contracts_dir:
         command += f" --contracts {c.contracts_dir}"
+    if c.deployment_file:
+        command += f" --deployment {c.deployment_file}"
+    if c.deviations_file:
+        command += f" --deviations {c.deviations_file}"
     return command
 
 
@@ -154,7 +158,15 @@ def summarize(scenario: Scenario, world: World | None, log: EventLog, *, complet
             "windows_by_cause": by_cause,
             "open_windows": len(monitor.open) if monitor else 0,
         },
-        "invariant_violations": [dict(v.as_dict(), reproduce=reproduce) for v in (monitor.violations if monitor else [])],
+        "invariant_violations": [dict(v.as_dict(), reproduce=reproduce) for v in world.violations.kept],
+        "violation_count": world.violations.count,
+        "violations_by_invariant": world.violations.by_invariant(),
+        "violation_groups": [dict(group, first=dict(group["first"], reproduce=reproduce))
+                             for group in world.violations.grouped()],
+        "reverts": world.causes.breakdown(),
+        "paths": world.paths(),
+        "backoff": {"users": len(world.oracle.backoff),
+                    "max_refusals": max((n for n, _ in world.oracle.backoff.values()), default=0)},
         "sync_delay_s": {
             "p50": _percentile(metrics.sync_delays, 0.5),
             "p95": _percentile(metrics.sync_delays, 0.95),
@@ -228,13 +240,16 @@ def _report(run_dir: Path, summary: dict) -> None:
 
 
 def with_overrides(scenario: Scenario, *, seed: int | None = None, backend: str | None = None,
-                   contracts_dir: str | None = None) -> Scenario:
+                   contracts_dir: str | None = None, deployment_file: str | None = None,
+                   deviations_file: str | None = None) -> Scenario:
     """The scenario with command-line overrides; a value the config refuses is bad input naming the flag."""
-    changes = {"seed": seed, "backend": backend, "contracts_dir": contracts_dir}
-    changes = {key: value for key, value in changes.items() if value is not None}
+    given = {"seed": seed, "backend": backend, "contracts_dir": contracts_dir, "deployment_file": deployment_file,
+             "deviations_file": deviations_file}
+    changes = {name: value for name, value in given.items() if value is not None}
     try:
         config: WorldConfig = attrs.evolve(scenario.config, **changes)
     except InvalidValue as exc:
-        flag = {"seed": "--seed", "backend": "--backend", "contracts_dir": "--contracts"}.get(exc.field, exc.field)
+        flag = "--" + {"contracts_dir": "contracts", "deployment_file": "deployment",
+                       "deviations_file": "deviations"}.get(exc.field, exc.field)
         raise BadInput(f"{flag} {show(changes.get(exc.field, exc.value))}: expected {exc.expected}") from None
     return attrs.evolve(scenario, config=config)

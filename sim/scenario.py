@@ -46,6 +46,7 @@ from contracts_model.validation import InvalidValue, show, text
 from sim.config import (
     ESTIMATED_EVENTS,
     EVENT_PARAMS,
+    AdversaryConfig,
     AgentConfig,
     BitcoinConfig,
     DisputeConfig,
@@ -69,10 +70,12 @@ MAX_TEXT = 10_000
 
 #: The tables of a scenario file, and the config class each one is built into.
 TABLES = {"bitcoin": BitcoinConfig, "oracle": OracleConfig, "agents": AgentConfig, "yield": YieldConfig,
-          "disputes": DisputeConfig, "reserves": ReservesConfig}
+          "disputes": DisputeConfig, "reserves": ReservesConfig, "adversary": AdversaryConfig}
+#: The WorldConfig field each of those tables fills.
+TABLE_FIELDS = {"bitcoin": "bitcoin", "oracle": "oracle", "agents": "agents", "yield": "yields",
+                "disputes": "disputes", "reserves": "reserves", "adversary": "adversary"}
 #: WorldConfig fields that come from their own tables (or not from a file at all), not from [world].
-_NOT_WORLD_KEYS = ("params", "preset", "bitcoin", "oracle", "agents", "yields", "disputes", "reserves", "schedule",
-                   "check_invariants")
+_NOT_WORLD_KEYS = ("params", "preset", *TABLE_FIELDS.values(), "schedule", "check_invariants")
 #: WorldConfig attribute -> scenario table, where the two names differ.
 _TABLE_OF_FIELD = {"params": "protocol", "params.yield_params": "protocol.yield", "yields": "yield",
                    "preset": "protocol"}
@@ -291,15 +294,14 @@ def parse(data: dict, source: str, path: Path | None = None) -> Scenario:
              for key in ("name", "description", "expected") if key in header}
     params, preset = _protocol(data.get("protocol", {}), source)
     world = _fields(data.get("world", {}), WorldConfig, f"{source}: [world]", skip=_NOT_WORLD_KEYS)
-    tables = {cls: _build(cls, data.get(table, {}), f"{source}: [{table}]") for table, cls in TABLES.items()}
+    tables = {TABLE_FIELDS[table]: _build(cls, data.get(table, {}), f"{source}: [{table}]")
+              for table, cls in TABLES.items()}
     events = data.get("events", [])
     if not isinstance(events, list):
         raise ScenarioError(f"{source}: events: expected [[events]] tables, got {show(events)}")
     schedule = tuple(_event(item, f"{source}: [[events]] #{i + 1}") for i, item in enumerate(events))
     with _located(_world_locator(source, data)):
-        config = WorldConfig(**world, params=params, preset=preset, bitcoin=tables[BitcoinConfig],
-                             oracle=tables[OracleConfig], agents=tables[AgentConfig], yields=tables[YieldConfig],
-                             disputes=tables[DisputeConfig], reserves=tables[ReservesConfig], schedule=schedule)
+        config = WorldConfig(**world, **tables, params=params, preset=preset, schedule=schedule)
     with _located(_table_locator(f"{source}: [scenario]", header)):
         return Scenario(texts.get("name") or _default_name(path), texts.get("description", ""),
                         texts.get("expected", ""), config, path)
@@ -367,10 +369,8 @@ def document(scenario: Scenario) -> dict:
         protocol["yield"] = _values(c.params.yield_params)
     doc = {"scenario": {"name": scenario.name, "description": scenario.description, "expected": scenario.expected},
            "world": _values(c, skip=_NOT_WORLD_KEYS), "protocol": protocol}
-    fields = {BitcoinConfig: "bitcoin", OracleConfig: "oracle", AgentConfig: "agents", YieldConfig: "yields",
-              DisputeConfig: "disputes", ReservesConfig: "reserves"}
-    for table, cls in TABLES.items():
-        doc[table] = _values(getattr(c, fields[cls]))
+    for table, field in TABLE_FIELDS.items():
+        doc[table] = _values(getattr(c, field))
     if c.schedule:
         doc["events"] = [{"kind": e.kind, "at": e.at_s, **{_FILE_KEY.get(k, k): v for k, v in e.params.items()}}
                          for e in c.schedule]

@@ -221,7 +221,7 @@ def test_big_wei_ranges_run_and_small_ones_keep_numpys_draws():
     world.finish()
     prepaid = [r["value"] for r in world.log.records if r["kind"] == "evm_tx" and r["fn"] == "depositETH"]
     prepaid += [r["prepay_wei"] for r in world.log.records if r["kind"] == "bind" and r["prepay_wei"]]
-    assert prepaid and all(10**18 <= v <= 10**19 for v in prepaid) and world.monitor.violations == []
+    assert prepaid and all(10**18 <= v <= 10**19 for v in prepaid) and world.violations.count == 0
 
 
 def test_the_simulated_world_never_deposits_more_than_21_million_btc():
@@ -236,7 +236,7 @@ def test_the_simulated_world_never_deposits_more_than_21_million_btc():
     deposits = [r for r in world.log.records if r["kind"] == "btc_tx" and r["tx_kind"] == "deposit"]
     refused = [r for r in world.log.records if r["kind"] == "agent_error" and r["error"] == "SupplyExhausted"]
     assert len(deposits) == 10 and len(refused) == 20
-    assert world.chain.external_funded == MAX_MONEY and world.monitor.violations == []
+    assert world.chain.external_funded == MAX_MONEY and world.violations.count == 0
 
 
 @pytest.mark.parametrize("name", sorted(s.name for s in builtins()))
