@@ -319,7 +319,8 @@ def _protocol(table: dict, source: str) -> tuple[ProtocolParams, str | None]:
     if yield_table is not None:
         yield_params = _build(YieldParams, yield_table, f"{source}: [protocol.yield]")
         params = attrs.evolve(params, yield_params=yield_params)
-    return params, (preset if params == PRESETS[preset] else None)
+    # The preset these values are, whatever the file started from (so that dump -> parse gives it back).
+    return params, next((name for name in sorted(PRESETS) if PRESETS[name] == params), None)
 
 
 def _event(item: dict, where: str) -> ScheduledEvent:
@@ -363,7 +364,7 @@ def _values(instance, skip: tuple[str, ...] = ()) -> dict:
 def document(scenario: Scenario) -> dict:
     """The scenario as the TOML document :func:`dump` writes: every default spelled out."""
     c = scenario.config
-    protocol = {"preset": c.preset} if c.preset is not None else {}
+    protocol = {"preset": c.preset} if c.preset is not None and PRESETS.get(c.preset) == c.params else {}
     protocol.update(_values(c.params, skip=("yield_params",)))
     if c.params.yield_params is not None:
         protocol["yield"] = _values(c.params.yield_params)

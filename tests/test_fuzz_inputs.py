@@ -401,3 +401,14 @@ def test_reported_inputs_get_one_line_and_exit_2_from_the_installed_command(tmp_
         assert done.returncode == 2, (arguments, done.returncode, err)
         assert len(err.splitlines()) == 1 and "Traceback" not in err + done.stdout, (arguments, err)
         assert needle in err, (arguments, err)
+
+
+def test_a_preset_customised_into_another_presets_values_round_trips():
+    """Found by the round-trip property: fixed_fee with fixed_wei = 0 is the testnet preset's values;
+    it was recorded as "no preset" and read back as "testnet"."""
+    import tomllib
+
+    scenario = parse({"protocol": {"preset": "fixed_fee", "fixed_wei": 0}, "world": {"users": 1, "duration": "1h"}}, "t")
+    assert scenario.config.preset == "testnet"
+    again = parse(tomllib.loads(dump(scenario)), "dumped")
+    assert again.config == scenario.config
