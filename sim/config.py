@@ -177,7 +177,7 @@ REORG_DEFAULTS = {"double_spend": 1.0, "drop": 0.0}
 
 
 def _event_params(instance, attribute, params):
-    spec = EVENT_PARAMS.get(instance.kind)
+    spec = EVENT_PARAMS.get(instance.kind) if isinstance(instance.kind, str) else None
     if spec is None:
         return  # the kind's own check reports it
     if not isinstance(params, dict):

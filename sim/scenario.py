@@ -326,7 +326,7 @@ def _protocol(table: dict, source: str) -> tuple[ProtocolParams, str | None]:
 def _event(item: dict, where: str) -> ScheduledEvent:
     item = _table(item, where)
     kind = item.get("kind")
-    if kind not in EVENT_PARAMS:
+    if not isinstance(kind, str) or kind not in EVENT_PARAMS:
         raise ScenarioError(f"{where} kind: expected one of {', '.join(EVENT_PARAMS)}, got {show(kind)}")
     if "at" not in item:
         raise ScenarioError(f"{where}: missing key 'at' (when the {kind} happens)")

@@ -289,9 +289,22 @@ def test_valid_documents_validate_and_run_clean(doc, monkeypatch_crash_dir):
 @settings(max_examples=examples(300), **SETTINGS)
 def test_documents_mutated_at_one_key_validate_or_get_one_line(doc, data, monkeypatch_crash_dir):
     mutated = _mutate_key(doc, data)
+    _check_document(mutated)
+
+
+@pytest.mark.parametrize("doc", [
+    # Found by `make fuzz`: an event kind that is a list (unhashable) was looked up in a dict (TypeError).
+    {"world": {"users": 1, "duration": 1800}, "events": [{"kind": [], "at": 0, "depth": 1}]},
+    {"world": {"users": 1, "duration": 1800}, "events": [{"kind": {"a": 1}, "at": 0}]},
+])
+def test_mutations_found_by_the_long_fuzzer(doc, monkeypatch_crash_dir):
+    assert _outcome(tomli_w.dumps(doc).encode()) == "refused"
+
+
+def _check_document(mutated: dict) -> None:
     try:
         content = tomli_w.dumps(mutated).encode()
-    except (TypeError, ValueError):  # not writable as TOML (e.g. NaN inside nothing); nothing to test
+    except (TypeError, ValueError):  # not writable as TOML; nothing to test
         assume(False)
     _validate_then_run(content)
 
