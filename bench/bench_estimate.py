@@ -22,7 +22,7 @@ from sim.world import World
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--estimate-backends", default="model,evm,lockstep",
+    parser.add_argument("--estimate-backends", default="model,evm,lockstep,revm,lockstep-revm",
                         help="backends to calibrate (comma-separated)")
 
 

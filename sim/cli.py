@@ -31,14 +31,16 @@ def _scenario(args):
 
 
 def _check_build_files(scenario) -> None:
-    """Fail fast, before anything is written (and in ``validate``), on the artifacts, deployment and
-    deviations files the run would load."""
+    """Fail fast, before anything is written (and in ``validate``), on a backend this machine cannot
+    run and on the artifacts, deployment and deviations files the run would load."""
     from sim.exits import bad_input_errors
     from sim.protocol.artifacts import load_artifacts
     from sim.protocol.deployment import load_deployment
     from sim.protocol.deviations import load_deviations
+    from sim.world import require_backend
 
     c = scenario.config
+    require_backend(c.backend)
     for value, check in ((c.contracts_dir, load_artifacts), (c.deployment_file, load_deployment),
                          (c.deviations_file, load_deviations)):
         if not value:
@@ -289,7 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve)
+    from sim.check.cli import add_arguments as add_check_arguments
     from sim.sweep import add_arguments as add_sweep_arguments
+
+    check = sub.add_parser("check", help="check a compiled build against the protocol's invariants")
+    add_check_arguments(check)
 
     sweep = sub.add_parser("sweep", help="a yield parameter sweep: many seeded worlds per parameter set")
     add_sweep_arguments(sweep)

@@ -36,8 +36,11 @@ from sim.bitcoin.address import NETWORKS as _PREFIXES
 
 DAY = 86_400
 HOUR = 3_600
-#: Where the contracts run: the Python models, the compiled contracts on py-evm, or both compared.
-BACKENDS = ("model", "evm", "lockstep")
+#: Where the contracts run: the Python models, the compiled contracts on py-evm or on revm, or the
+#: models and one EVM compared in lockstep.
+BACKENDS = ("model", "evm", "revm", "lockstep", "lockstep-revm")
+#: The EVM engine each backend runs bytecode on (None: none, the models only).
+ENGINE_OF = {"model": None, "evm": "pyevm", "revm": "revm", "lockstep": "pyevm", "lockstep-revm": "revm"}
 #: Bitcoin networks (address prefixes): mainnet (bc), testnet (tb), regtest (bcrt).
 NETWORKS = tuple(_PREFIXES)
 
@@ -276,10 +279,10 @@ class WorldConfig:
     seed: int = field(default=1, validator=integer(0, MAX_SEED))
     users: int = field(default=100, validator=integer(1, MAX_USERS))
     duration_s: int = field(default=7 * DAY, validator=positive_seconds)
-    backend: str = field(default="model", validator=one_of(BACKENDS))  # model | evm | lockstep
+    backend: str = field(default="model", validator=one_of(BACKENDS))  # one of BACKENDS
     params: ProtocolParams = field(default=PRESETS["testnet"], validator=_protocol)
     preset: str | None = field(default="testnet", validator=_optional(one_of(tuple(PRESETS))))
-    # compiled artifacts to load instead of the project's own (evm, lockstep)
+    # compiled artifacts to load instead of the project's own (EVM backends)
     contracts_dir: str | None = field(default=None, validator=_optional(text(4_096)))
     # who holds each role (TOML or a Foundry broadcast); default: our wiring
     deployment_file: str | None = field(default=None, validator=_optional(text(4_096)))

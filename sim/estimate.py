@@ -36,8 +36,8 @@ LARGE_WALL_S = 30.0
 
 #: Seconds per record (any kind) and per contract transaction, by backend, fitted by
 #: ``bench/bench.py --only estimate`` on the 2-core development machine (shared with other jobs).
-COST_PER_RECORD_S = {"model": 25e-6, "evm": 50e-6, "lockstep": 50e-6}
-COST_PER_TX_S = {"model": 75e-6, "evm": 3.2e-3, "lockstep": 7.2e-3}
+COST_PER_RECORD_S = {"model": 25e-6, "evm": 50e-6, "lockstep": 50e-6, "revm": 35e-6, "lockstep-revm": 25e-6}
+COST_PER_TX_S = {"model": 75e-6, "evm": 3.2e-3, "lockstep": 7.2e-3, "revm": 350e-6, "lockstep-revm": 500e-6}
 #: Per user at start-up (accounts, addresses), seconds.
 COST_PER_USER_S = 20e-6
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -390,3 +391,19 @@ def test_unreadable_sweep_files_and_bad_worker_counts_exit_2_with_one_line(tmp_p
         err = capsys.readouterr().err.strip()
         assert f"--workers {workers}: expected a number of worker processes in [1, 256]" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_backend_override_runs_the_same_sweep_on_revm(tmp_path):
+    """`sweep --backend revm`: another sweep (its own base hash), the same per-run figures as the models."""
+    one = TINY.replace("seeds = 2", "seeds = 1").replace("bronze_multiplier = [110, 150]", "bronze_multiplier = [110]")
+    path = write(tmp_path, one)
+    model, revm = load_sweep(str(path)), load_sweep(str(path), "revm")
+    assert (model.backend, revm.backend) == ("model", "revm") and model.base_hash != revm.base_hash
+    assert run_sweep(str(path), str(tmp_path / "m"), 1) == 0
+    assert run_sweep(str(path), str(tmp_path / "r"), 1, backend="revm") == 0
+    m, r = (list(csv.DictReader(open(tmp_path / out / "runs.csv"))) for out in ("m", "r"))
+    figures = [key for key in m[0] if key in METRICS]
+    assert len(m) == 2 and len(figures) > 5
+    assert [{k: row[k] for k in figures} for row in m] == [{k: row[k] for k in figures} for row in r]
+    with pytest.raises(ScenarioError, match="--backend: expected one of"):
+        load_sweep(str(path), "geth")
