@@ -133,9 +133,13 @@ def _register_optional_sections() -> None:
     from bench.bench_sweep import add_arguments as sweep_arguments
     from bench.bench_sweep import bench_sweep
 
+    from bench.bench_estimate import add_arguments as estimate_arguments
+    from bench.bench_estimate import bench_estimate
+
     SECTIONS["api"] = bench_api
     SECTIONS["sweep"] = bench_sweep
-    OPTIONS.extend((api_arguments, sweep_arguments))
+    SECTIONS["estimate"] = bench_estimate
+    OPTIONS.extend((api_arguments, sweep_arguments, estimate_arguments))
 
 
 OPTIONS: list = []

@@ -25,24 +25,25 @@ import hashlib
 import json
 import math
 import re
-import tomllib
 from pathlib import Path
 
 import attrs
 import numpy as np
 
 from contracts_model.params import YieldParams
+from contracts_model.validation import InvalidValue, show
+from sim.config import BACKENDS, check_yield_param
 from sim.scenario import (
-    BACKENDS,
     SCENARIO_DIR,
     Scenario,
     ScenarioError,
     coerce,
+    document,
     is_duration,
-    dump,
     parse,
     resolve,
 )
+from sim.input_files import read_toml
 from sim.sweep.metrics import METRICS
 
 SWEEP_DIR = SCENARIO_DIR / "sweeps"
@@ -228,11 +229,7 @@ def resolve_sweep(name_or_path: str) -> Path:
 def load_sweep(name_or_path: str, backend: str | None = None) -> Sweep:
     """The sweep file, parsed and checked; ``backend`` overrides its ``[sweep] backend``."""
     path = resolve_sweep(name_or_path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    data, text = read_toml(path, "sweep", ScenarioError)
     return parse_sweep(data, str(path), path, text, backend)
 
 
@@ -266,6 +263,11 @@ def parse_sweep(data: dict, source: str, path: Path, text: str = "", backend_ove
     params = _params(_table(data, "vary", source), f"{source}: [vary]")
     design, count, design_seed = _design(_table(data, "design", source), f"{source}: [design]", params)
     seeds = _seeds(header.get("seeds", 1), f"{where} seeds", scenario.config.seed)
+    for seed in (min(seeds), max(seeds)):
+        try:
+            attrs.evolve(scenario.config, seed=seed)
+        except InvalidValue as exc:
+            raise ScenarioError(f"{where} seeds: expected {exc.expected}, got {show(seed)}") from None
     objective = _objective(_table(data, "objective", source), f"{source}: [objective]")
     metrics = _metrics(header, where, objective)
 
@@ -281,16 +283,16 @@ def parse_sweep(data: dict, source: str, path: Path, text: str = "", backend_ove
         pid = point_id(point_values)
         try:
             yield_params = attrs.evolve(base_yield, **point_values)
-        except (TypeError, ValueError) as exc:
+            config = attrs.evolve(scenario.config, preset=None,
+                                  params=attrs.evolve(scenario.config.params, yield_params=yield_params))
+        except InvalidValue as exc:
             raise ScenarioError(f"{source}: [vary] point {pid}: {exc}") from None
-        config = attrs.evolve(scenario.config, params=attrs.evolve(scenario.config.params, yield_params=yield_params),
-                              preset=None)
         points.append(Point(index, pid, point_values, yield_params,
                             attrs.evolve(scenario, name=f"{name}.{pid}", config=config)))
 
     neutral = attrs.evolve(scenario, name="base", description="", expected="", path=None,
                            config=attrs.evolve(scenario.config, seed=0))
-    base_hash = _hash({"format": FORMAT, "scenario": dump(neutral), "vary": [p.name for p in params]})
+    base_hash = _hash({"format": FORMAT, "scenario": document(neutral), "vary": [p.name for p in params]})
     design_hash = _hash({"base": base_hash, "points": [p.id for p in points], "seeds": list(seeds)})
     return Sweep(name, description, path, text, scenario, scenario_source, overrides, backend, params, design, count,
                  design_seed, seeds, metrics, objective, tuple(points), base_hash, design_hash, tuple(notes))
@@ -309,10 +311,7 @@ def _base_scenario(name: str, overrides: dict, backend: str, sweep_path: Path, w
         path = candidate if (name.endswith(".toml") or "/" in name) and candidate.is_file() else resolve(name)
     except ScenarioError as exc:
         raise ScenarioError(f"{sweep_path}: [sweep] scenario: {exc}") from None
-    try:
-        base = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    base, _ = read_toml(path, "scenario", ScenarioError)
     if "duration" in world or "duration_s" in world:  # one spelling wins, whichever the base used
         base_world = dict(base.get("world", {}))
         base_world.pop("duration", None)
@@ -344,7 +343,7 @@ def _params(table: dict, where: str) -> tuple[Param, ...]:
             raw = spec["values"]
             if not isinstance(raw, list) or not raw:
                 raise ScenarioError(f"{at} values: expected a non-empty list, got {raw!r}")
-            values = tuple(coerce(v, int, f"{at} values[{i}]", name) for i, v in enumerate(raw))
+            values = tuple(_vary_value(v, f"{at} values[{i}]", name) for i, v in enumerate(raw))
             if len(set(values)) != len(values):
                 raise ScenarioError(f"{at} values: expected distinct values, got {raw!r}")
             params.append(Param(name, values=values))
@@ -352,8 +351,8 @@ def _params(table: dict, where: str) -> tuple[Param, ...]:
         for key in ("min", "max"):
             if key not in spec:
                 raise ScenarioError(f"{at}: missing key {key!r} (or give values = [...])")
-        low = coerce(spec["min"], int, f"{at} min", name)
-        high = coerce(spec["max"], int, f"{at} max", name)
+        low = _vary_value(spec["min"], f"{at} min", name)
+        high = _vary_value(spec["max"], f"{at} max", name)
         if low > high:
             raise ScenarioError(f"{at}: expected min <= max, got min {spec['min']!r} > max {spec['max']!r}")
         steps = None
@@ -366,6 +365,16 @@ def _params(table: dict, where: str) -> tuple[Param, ...]:
                                     f"in [{spec['min']!r}, {spec['max']!r}]")
         params.append(Param(name, low=low, high=high, steps=steps))
     return tuple(params)
+
+
+def _vary_value(raw, where: str, name: str) -> int:
+    """One value a parameter takes: an integer its field and the simulation's cap accept."""
+    value = coerce(raw, int, where, name)
+    try:
+        check_yield_param(name, value)
+    except InvalidValue as exc:
+        raise ScenarioError(f"{where}: expected {exc.expected}, got {show(raw)}") from None
+    return value
 
 
 def _design(table: dict, where: str, params: tuple[Param, ...]) -> tuple[str, int | None, int | None]:
@@ -391,6 +400,8 @@ def _design(table: dict, where: str, params: tuple[Param, ...]) -> tuple[str, in
     if count < 1:
         raise ScenarioError(f"{where} count: expected at least 1 point, got {count}")
     seed = coerce(table.get("seed", 1), int, f"{where} seed", "seed")
+    if not 0 <= seed < 2**128:
+        raise ScenarioError(f"{where} seed: expected a whole number in [0, 2**128), got {show(seed)}")
     return kind, count, seed
 
 
@@ -430,8 +441,8 @@ def _seeds(value, where: str, first: int) -> tuple[int, ...]:
             raise ScenarioError(f"{where}: expected distinct seeds, got {value!r}")
         return seeds
     count = coerce(value, int, where, "seeds")
-    if count < 1:
-        raise ScenarioError(f"{where}: expected at least 1 seed, got {value!r}")
+    if not 1 <= count <= MAX_RUNS:
+        raise ScenarioError(f"{where}: expected a count of seeds in [1, {MAX_RUNS:,}], got {show(value)}")
     return tuple(range(first, first + count))
 
 
