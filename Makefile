@@ -10,7 +10,7 @@ SCENARIO ?= baseline
 SEED ?=
 RUN_ARGS ?=
 
-.PHONY: run test bench fuzz contracts setup node lock clean
+.PHONY: run test bench fuzz mutants contracts setup node lock clean
 
 run: $(STAMP)
 	$(BIN)/rbtc-sim run $(SCENARIO) $(if $(SEED),--seed $(SEED)) $(RUN_ARGS)
@@ -24,6 +24,13 @@ bench: $(STAMP)
 # The property tests with 40x the examples (lockstep state machines, random worlds, chain model).
 fuzz: $(STAMP) $(NODE_STAMP)
 	RBTC_FUZZ=1 $(BIN)/python -m pytest -q tests/test_lockstep_properties.py tests/test_world.py tests/test_bitcoin_chain.py
+
+# Mutation testing of `rbtc-sim check`: every mutant of tools/mutants.toml compiled and checked (long; resumable).
+# MUTANT_ARGS passes options, e.g. MUTANT_ARGS="--only ID,ID", "--ci", "--force", "--update-readme".
+MUTANT_WORKERS ?= 2
+MUTANT_ARGS ?=
+mutants: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python tools/mutants.py --workers $(MUTANT_WORKERS) $(MUTANT_ARGS)
 
 contracts: $(NODE_STAMP)
 	node tools/compile.js
