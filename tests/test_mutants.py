@@ -272,6 +272,10 @@ def test_the_command_line_exit_statuses(fake, tmp_path, capsys):
     fake({"r": {"exit": 3}})
     assert mutants.main(common + ["--force"]) == HARNESS_FAILURE
     assert "1 mutants could not be checked, e.g. r: checker exit 3" in capsys.readouterr().err
+    before = mutants.README.read_text()
+    assert mutants.main(common + ["--update-readme"]) == BAD_INPUT  # no partial score in the README
+    assert "the README carries only a whole catalogue's score" in capsys.readouterr().err
+    assert mutants.README.read_text() == before
 
 
 def test_the_checker_defaults_to_rbtc_sim_check_and_can_be_overridden(monkeypatch):
