@@ -10,7 +10,7 @@ SCENARIO ?= baseline
 SEED ?=
 RUN_ARGS ?=
 
-.PHONY: run test bench fuzz contracts setup node lock clean
+.PHONY: run test bench fuzz mutants contracts setup node lock clean
 
 # Replaces the previous run of the same scenario and seed (rbtc-sim run alone refuses a folder holding a run).
 run: $(STAMP)
@@ -28,6 +28,13 @@ bench: $(STAMP)
 fuzz: $(STAMP) $(NODE_STAMP)
 	RBTC_FUZZ=1 $(BIN)/python -m pytest -q tests/test_lockstep_properties.py tests/test_world.py tests/test_bitcoin_chain.py \
 		tests/test_fuzz_inputs.py tests/test_api_fuzz.py
+
+# Mutation testing of `rbtc-sim check`: every mutant of tools/mutants.toml compiled and checked (long; resumable).
+# MUTANT_ARGS passes options, e.g. MUTANT_ARGS="--only ID,ID", "--ci", "--force", "--update-readme".
+MUTANT_WORKERS ?= 2
+MUTANT_ARGS ?=
+mutants: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python tools/mutants.py --workers $(MUTANT_WORKERS) $(MUTANT_ARGS)
 
 contracts: $(NODE_STAMP)
 	node tools/compile.js
