@@ -50,28 +50,18 @@ def testnet_lockstep() -> LockstepBackend:
     return deployed(Build(), PRESETS["testnet"])
 
 
-def compiled_variant(folder: Path, source: str, find: str, replace: str) -> Path:
-    """The project's build with one edit to one source, compiled with the pinned solc (only the
-    contracts that file feeds are recompiled). Returns the artifact folder."""
-    import shutil
-    import subprocess
 
-    root = Path(__file__).resolve().parents[1]
-    src, out = folder / "src", folder / "build"
-    shutil.copytree(root / "contracts_model" / "solidity", src)
-    shutil.copytree(root / "contracts_model" / "artifacts", out)
-    target = src / source
-    text = target.read_text()
-    assert text.count(find) == 1, f"{find!r} is not in {source} exactly once"
-    target.write_text(text.replace(find, replace))
-    done = subprocess.run(["node", "tools/compile.js", "--src", str(src), "--out", str(out), "--changed"], cwd=root,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return out
+def mutant_build(folder: Path, mutant_id: str) -> Path:
+    """The catalogue's mutant ``mutant_id`` (tools/mutants.toml), compiled with the pinned solc; its build folder."""
+    from tools.mutants import load_catalogue, prepare
+
+    mutant = next(m for m in load_catalogue() if m.id == mutant_id)
+    prepared = prepare(mutant, folder / mutant_id)
+    assert prepared["status"] is None, prepared
+    return folder / mutant_id / "build"
 
 
 @pytest.fixture(scope="session")
-def double_credit(tmp_path_factory) -> Path:
-    """A build whose FeeVault credits every deposit twice (a fee-conservation defect)."""
-    return compiled_variant(tmp_path_factory.mktemp("double-credit"), "FeeVault.sol",
-                            "_balanceOf[user] += msg.value;", "_balanceOf[user] += msg.value * 2;")
+def overwriting_vault(tmp_path_factory) -> Path:
+    """A build whose FeeVault overwrites a user's prepaid balance on deposit (a fee-conservation defect)."""
+    return mutant_build(tmp_path_factory.mktemp("mutants"), "vault-deposit-overwrites")

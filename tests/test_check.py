@@ -49,9 +49,9 @@ def test_a_foundry_build_without_the_optional_contract_passes_clean_in_lockstep(
     assert "PASS" in text and "## Protocol paths" in text and "| reserves | not exercised |" in text
 
 
-def test_a_defect_fails_the_check_with_its_invariant_and_a_replayable_counterexample(double_credit, tmp_path, capsys):
+def test_a_defect_fails_the_check_with_its_invariant_and_a_replayable_counterexample(overwriting_vault, tmp_path, capsys):
     out = tmp_path / "check"
-    status = main(["check", str(double_credit), "--budget", "quick", "--fail-fast", "--out", str(out)])
+    status = main(["check", str(overwriting_vault), "--budget", "quick", "--fail-fast", "--out", str(out)])
     assert status == 1
     printed = capsys.readouterr().out
     assert printed.startswith("FAIL: fees")
@@ -59,10 +59,10 @@ def test_a_defect_fails_the_check_with_its_invariant_and_a_replayable_counterexa
     assert report["verdict"] == "fail" and report["complete"] is True
     assert report["invariants"]["fees"]["status"] == "violated"
     failure = report["failures"][0]
-    assert failure["invariant"] == "fees" and failure["replay"].startswith(f"rbtc-sim check {double_credit}")
+    assert failure["invariant"] == "fees" and failure["replay"].startswith(f"rbtc-sim check {overwriting_vault}")
     saved = Path(failure["counterexample"])
     assert saved.is_file() and (saved.parent / f"test_{saved.stem.split('-')[0]}_fees.py").is_file()
-    assert main(["check", str(double_credit), "--replay", str(saved)]) == 1
+    assert main(["check", str(overwriting_vault), "--replay", str(saved)]) == 1
     md = (out / "check.md").read_text()
     assert "Minimal counterexample" in md and "FeeVault.depositETH" in md and "FAILS [fees]" in md
     assert (out / "check.html").read_text().count("<section") >= 5

@@ -42,8 +42,8 @@ def test_the_suites_hold_on_the_project_build_and_reach_every_required_path():
     assert missing == [], f"paths never reached at the CI budget (seed {SEED}): {missing}"
 
 
-def test_a_planted_defect_is_found_named_shrunk_saved_and_replayed(double_credit, tmp_path):
-    mutant = Build.at(double_credit, evm="revm")
+def test_a_planted_defect_is_found_named_shrunk_saved_and_replayed(overwriting_vault, tmp_path):
+    mutant = Build.at(overwriting_vault, evm="revm")
     machine = machine_for(mutant, SUITES["fixed_fee"], name="Mutant")
     counterexample = run_machine(machine, examples=50, steps=30, seed_value=1, name="fixed_fee")
     assert counterexample is not None and counterexample.invariant == "fees"
@@ -57,7 +57,7 @@ def test_a_planted_defect_is_found_named_shrunk_saved_and_replayed(double_credit
     assert replay_counterexample(data)["invariant"] == "fees"
     assert replay_counterexample(data, Build()) is None
     # and through the command line: exit 1 while it still fails, 0 once the build is right
-    assert main(["check", str(double_credit), "--replay", str(saved)]) == 1
+    assert main(["check", str(overwriting_vault), "--replay", str(saved)]) == 1
     assert main(["check", str(ROOT / "contracts_model" / "artifacts"), "--replay", str(saved)]) == 0
     # the stand-alone pytest file fails on the mutant and passes on the project's build
     test_file = tmp_path / "test_counterexample.py"
@@ -77,7 +77,7 @@ def test_a_counterexample_file_that_is_not_one_is_bad_input(tmp_path, capsys):
     assert "not a counterexample file" in capsys.readouterr().err
 
 
-def test_the_pytest_plugin_runs_the_suites_and_a_users_property_against_a_build(double_credit, tmp_path):
+def test_the_pytest_plugin_runs_the_suites_and_a_users_property_against_a_build(overwriting_vault, tmp_path):
     """`pytest --rbtc-contracts DIR` in someone else's project: our suites and their own property."""
     (tmp_path / "test_mine.py").write_text('''
 from hypothesis import assume, given, settings
@@ -95,7 +95,7 @@ def test_syncing_the_same_balance_twice_changes_nothing(rbtc_new_chain, user, ba
     base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_mine.py"]
     own = subprocess.run(base, cwd=tmp_path, capture_output=True, text=True)
     assert own.returncode == 0 and "1 passed" in own.stdout, own.stdout[-2000:]
-    broken = subprocess.run(base + ["--rbtc-contracts", str(double_credit), "--rbtc-budget", "quick"],
+    broken = subprocess.run(base + ["--rbtc-contracts", str(overwriting_vault), "--rbtc-budget", "quick"],
                             cwd=tmp_path, capture_output=True, text=True)
     assert broken.returncode == 1
     summary = broken.stdout.splitlines()[-1]

@@ -52,6 +52,7 @@ from attrs import asdict, field, frozen
 
 from contracts_model.deployment import Deployment, DeploymentError
 from sim.exits import HARNESS_FAILURE, OK, VIOLATION, BadInput, guarded
+from sim.invariants.sink import INVARIANTS as SINK_INVARIANTS
 from sim.protocol.artifacts import DEFAULT_ARTIFACT_DIR, SOURCE_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,8 +73,7 @@ OPERATORS = {
     "role": "a role or address swapped in the deployment",
 }
 #: The invariants ``rbtc-sim check`` reports, which ``expect`` names.
-INVARIANTS = ("backing", "mirroring", "consistency", "lockstep", "burns", "fees", "access", "disputes", "yield",
-              "reserves", "observability", "wiring")
+INVARIANTS = SINK_INVARIANTS
 #: ``expect`` for a mutant argued (in its ``why``) to behave exactly like the original.
 EQUIVALENT = "equivalent"
 

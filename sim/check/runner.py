@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,6 +29,7 @@ from attrs import define, field
 
 from contracts_model.params import PRESETS
 from sim.check.worlds import WORLDS, world_scenario
+from sim.exits import BadInput
 from sim.invariants.sink import INVARIANTS
 from sim.run import execute
 from sim.testing.build import Build
@@ -210,12 +212,32 @@ def deployment_checks(build: Build) -> list[dict]:
     return checks
 
 
+#: What a check writes in its folder (``overwrite`` removes exactly these).
+CHECK_FILES = ("check.json", "check.md", "check.html")
+CHECK_FOLDERS = ("worlds", "counterexamples")
+
+
+def prepare_check_dir(out: Path, *, overwrite: bool = False) -> None:
+    """A folder holding an earlier check is refused unless ``overwrite``, which removes that check's files."""
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"{out}: exists and is not a folder")
+    if not (out / "check.json").exists():
+        return
+    if not overwrite:
+        raise BadInput(f"{out}: holds a check already; pass --overwrite to replace it, or --out to choose another")
+    for name in CHECK_FILES:
+        (out / name).unlink(missing_ok=True)
+    for name in CHECK_FOLDERS:
+        shutil.rmtree(out / name, ignore_errors=True)
+
+
 def run_check(build: Build, budget: Budget, *, seed: int = 1, out: Path, deployment_file: str | None = None,
-              fail_fast: bool = False, worlds: tuple[str, ...] | None = None,
+              fail_fast: bool = False, worlds: tuple[str, ...] | None = None, overwrite: bool = False,
               progress: Callable[[str], None] = lambda line: None) -> CheckResult:
     """Run the whole check (module docstring); on Ctrl-C the partial result is written and re-raised."""
     started = time.perf_counter()
     out = Path(out)
+    prepare_check_dir(out, overwrite=overwrite)
     result = CheckResult(build, budget, seed, out, deployment_file)
     result.write_json()
     try:

@@ -41,12 +41,14 @@ class Budget:
     world_days: float
 
 
-#: Sized for revm (the default EVM of a check where it loads); on py-evm a budget takes about 30x as long
-#: in the suites and 5x in the worlds.
+#: Sized for revm (the default EVM of a check where it loads): on the 2-core machine ``quick`` takes about
+#: a minute and ``ci`` about five; on py-evm the suites take about 30x as long and the worlds 5x.
+#: ``smoke`` is for the harness's own CI tests (the mutant subset), a few seconds per build.
 BUDGETS = {
-    "quick": Budget("quick", examples=50, steps=40, world_users=60, world_days=1.0),
-    "ci": Budget("ci", examples=300, steps=50, world_users=300, world_days=3.0),
-    "deep": Budget("deep", examples=2_000, steps=80, world_users=1_000, world_days=7.0),
+    "smoke": Budget("smoke", examples=30, steps=30, world_users=40, world_days=1.0),
+    "quick": Budget("quick", examples=150, steps=50, world_users=300, world_days=3.0),
+    "ci": Budget("ci", examples=1_000, steps=60, world_users=500, world_days=4.0),
+    "deep": Budget("deep", examples=5_000, steps=80, world_users=1_000, world_days=7.0),
 }
 
 
