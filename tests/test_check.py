@@ -51,7 +51,7 @@ def test_a_foundry_build_without_the_optional_contract_passes_clean_in_lockstep(
 
 def test_a_defect_fails_the_check_with_its_invariant_and_a_replayable_counterexample(overwriting_vault, tmp_path, capsys):
     out = tmp_path / "check"
-    status = main(["check", str(overwriting_vault), "--budget", "quick", "--fail-fast", "--out", str(out)])
+    status = main(["check", str(overwriting_vault), "--budget", "smoke", "--fail-fast", "--out", str(out)])
     assert status == 1
     printed = capsys.readouterr().out
     assert printed.startswith("FAIL: fees")
@@ -64,7 +64,8 @@ def test_a_defect_fails_the_check_with_its_invariant_and_a_replayable_counterexa
     assert saved.is_file() and (saved.parent / f"test_{saved.stem.split('-')[0]}_fees.py").is_file()
     assert main(["check", str(overwriting_vault), "--replay", str(saved)]) == 1
     md = (out / "check.md").read_text()
-    assert "Minimal counterexample" in md and "FeeVault.depositETH" in md and "FAILS [fees]" in md
+    assert "Minimal counterexample" in md and "FAILS [fees]" in md
+    assert "FeeVault.depositETH" in md or "OracleAggregator.registerAndPrepay" in md  # the crediting call
     assert (out / "check.html").read_text().count("<section") >= 5
 
 

@@ -25,6 +25,7 @@ from contracts_model.params import ProtocolParams, YieldParams
 from sim.protocol.lockstep import LockstepDivergence
 from sim.testing.build import Build
 from sim.testing.machine import InvariantFailure, ProtocolMachine, machine_for
+from sim.testing.suites import PHASES
 
 FORMAT = "rbtc-sim counterexample 1"
 
@@ -115,7 +116,7 @@ def run_machine(machine: type[ProtocolMachine], *, examples: int, steps: int, se
                 name: str) -> Counterexample | None:
     """Run ``machine`` for ``examples`` × ``steps``; the shrunk counterexample if an invariant broke."""
     chosen = settings(max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
-                      suppress_health_check=list(HealthCheck), report_multiple_bugs=False, verbosity=Verbosity.quiet,
+                      phases=PHASES, suppress_health_check=list(HealthCheck), report_multiple_bugs=False, verbosity=Verbosity.quiet,
                       print_blob=False)
     test = seed(seed_value)(get_state_machine_test(machine, settings=chosen))
     try:

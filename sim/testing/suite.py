@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 
 from sim.testing.build import Build
 from sim.testing.plugin import CHOSEN
-from sim.testing.suites import BUDGETS, machines
+from sim.testing.suites import BUDGETS, PHASES, machines
 
 
 
@@ -27,7 +27,7 @@ def _tests() -> dict:
         case = machine.TestCase
         # derandomized: the same build at the same budget gets the same verdict on every run and machine
         case.settings = settings(max_examples=budget.examples, stateful_step_count=budget.steps, deadline=None,
-                                 derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+                                 derandomize=True, database=None, phases=PHASES, suppress_health_check=list(HealthCheck))
         tests[f"TestRbtc{machine.__name__}"] = case
     for name, reason in skipped.items():
         def skipped_suite(reason=reason):

@@ -12,12 +12,17 @@ Three parameter sets, chosen so every rule is exercised where it bites:
 from __future__ import annotations
 
 from attrs import frozen
+from hypothesis import Phase
 
 from contracts_model.params import PRESETS, ProtocolParams, YieldParams
 from sim.testing.build import Build
 from sim.testing.machine import ProtocolMachine, machine_for
 
 DAY = 86_400
+#: Every Hypothesis phase but ``explain``, which re-runs a failing example under a line tracer (minutes
+#: on a build, for a note on which source lines only failing runs reached); the counterexample's own
+#: rendering says what failed.
+PHASES = tuple(phase for phase in Phase if phase is not Phase.explain)
 
 SUITES: dict[str, ProtocolParams] = {
     "testnet": PRESETS["testnet"],
