@@ -597,9 +597,9 @@ class Core:
         for i in np.flatnonzero(is_burn).tolist():
             user = int(who[i])
             burned = int(prev[pooled][i])
-            events = [["YieldScalesPool", "EmergencyBurnTriggered", (self.names[user], burned, EMERGENCY_REASON)],
-                      ["YieldScalesPool", "ScalesBalanceUpdated", (USDT_SCALE, int(scale[i]), now)],
-                      ["YieldScalesPool", "YieldCalculated", (usdt, int(supply[i]), int(rate[i]))]]
+            events = [["YieldScalesPool", "ScalesBalanceUpdated", (USDT_SCALE, int(scale[i]), now)],
+                      ["YieldScalesPool", "YieldCalculated", (usdt, int(supply[i]), int(rate[i]))],
+                      ["YieldScalesPool", "EmergencyBurnTriggered", (self.names[user], burned, EMERGENCY_REASON)]]
             self._tx(t, self.committee, "YieldScalesPool", "emergencyBurn", (self.names[user], burned), events)
         self.changed = True
         # the ghost ledger follows the same transactions from their events
@@ -760,9 +760,9 @@ class Core:
         scale, rate, self.peak = self._rates(supply, self.peak)
         self.scale, self.rate = int(scale[0]), int(rate[0])
         self._tx(t, self.committee, "YieldScalesPool", "joinAsTrader", (name, usdt),
-                 [["YieldScalesPool", "ParticipantJoined", (name, TRADER, usdt)],
-                  ["YieldScalesPool", "ScalesBalanceUpdated", (USDT_SCALE, int(scale[0]), now)],
-                  ["YieldScalesPool", "YieldCalculated", (self.total_usdt, self.supply, int(rate[0]))]])
+                 [["YieldScalesPool", "ScalesBalanceUpdated", (USDT_SCALE, int(scale[0]), now)],
+                  ["YieldScalesPool", "YieldCalculated", (self.total_usdt, self.supply, int(rate[0]))],
+                  ["YieldScalesPool", "ParticipantJoined", (name, TRADER, usdt)]])
         if joined:
             self._ghost(t, who, np.array([True]), _obj([usdt]), np.array([self.g_supply], dtype=np.int64), rate,
                         join_amount=_obj([usdt]), kind=TRADER)

@@ -212,15 +212,15 @@ def _render_needs_topup(ctx, t, row):
 
 def _render_pool_update(ctx, t, row):
     user = ctx.users[row["user"]]
-    events = [["YieldScalesPool", "ContributionUpdated", (user, row["old"], row["new"])]]
-    events += _scales(ctx, t, row["scale"], row["usdt"], row["supply"], row["rate"])
+    events = _scales(ctx, t, row["scale"], row["usdt"], row["supply"], row["rate"])
+    events.append(["YieldScalesPool", "ContributionUpdated", (user, row["old"], row["new"])])
     return [_tx(ctx, t, ctx.committee, "YieldScalesPool", "updateRBTCContribution", (user, row["new"]), events)]
 
 
 def _render_pool_join(ctx, t, row):
     user = ctx.users[row["user"]]
-    events = [["YieldScalesPool", "ParticipantJoined", (user, 0, row["new"])]]
-    events += _scales(ctx, t, row["scale"], row["usdt"], row["supply"], row["rate"])
+    events = _scales(ctx, t, row["scale"], row["usdt"], row["supply"], row["rate"])
+    events.append(["YieldScalesPool", "ParticipantJoined", (user, 0, row["new"])])
     return [_tx(ctx, t, ctx.committee, "YieldScalesPool", "joinAsBitcoinHolder", (user,), events)]
 
 
@@ -234,8 +234,8 @@ def _render_btc_tx(ctx, t, row):
 
 def _render_claim(ctx, t, row):
     user = ctx.users[row["user"]]
-    events = [["YieldScalesPool", "YieldClaimed", (user, row["paid"])]]
-    events += _scales(ctx, t, row["scale"], row["usdt"], row["supply"], row["rate"])
+    events = _scales(ctx, t, row["scale"], row["usdt"], row["supply"], row["rate"])
+    events.append(["YieldScalesPool", "YieldClaimed", (user, row["paid"])])
     return [_tx(ctx, t, user, "YieldScalesPool", "claimYield", (), events)]
 
 

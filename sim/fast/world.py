@@ -549,35 +549,38 @@ class _Metrics:
 
     def sample(self, t: int | None = None) -> dict:
         w = self.world
-        core = w.core
-        t = w.now if t is None else t
-        extra = w.yield_snapshot()
-        lowest, core.interval_min_ratio = core.interval_min_ratio, None
-        supply, reserves = core.total_rbtc, core.total_confirmed
-        row = {
-            "t": t,
-            "rbtc_supply": supply,
-            "btc_reserves": reserves,
-            "backing_ratio": round(reserves / supply, 6) if supply else None,
-            "backing_ratio_min": round(lowest, 6) if lowest is not None else None,
-            "users": core.registered_count,
-            "syncs": core.ops["sync"],
-            "emergency_burns": core.ops["emergency_burn"],
-            "needs_topup": len(core.needs_topup),
-            "open_windows": len(core.open),
-            "vault_total_wei": core.vault_total,
-            "fees_collected_wei": core.fees,
-            "btc_height": w.chain.height,
-            "reorgs": core.kinds["btc_reorg"],
-            "disputes_filed": core.kinds["dispute_filed"],
-            "disputes_resolved": core.kinds["dispute_resolved"],
-            "yield_rate_bps": extra.get("rate"),
-            "yield_owed_total": extra.get("owed"),
-            "yield_claimed_total": extra.get("claimed"),
-            "pool_participants": extra.get("participants"),
-        }
-        assert list(row) == list(COLUMNS)
+        row = metrics_row(w.core, w.now if t is None else t, w.chain.height)
         self.rows.append(row)
         for listener in self.on_row:
             listener(row)
         return row
+
+
+def metrics_row(core: Core, t: int, btc_height: int) -> dict:
+    """One row of metrics.csv, with the reference columns (:data:`sim.metrics.COLUMNS`)."""
+    lowest, core.interval_min_ratio = core.interval_min_ratio, None
+    supply, reserves = core.total_rbtc, core.total_confirmed
+    row = {
+        "t": t,
+        "rbtc_supply": supply,
+        "btc_reserves": reserves,
+        "backing_ratio": round(reserves / supply, 6) if supply else None,
+        "backing_ratio_min": round(lowest, 6) if lowest is not None else None,
+        "users": core.registered_count,
+        "syncs": core.ops["sync"],
+        "emergency_burns": core.ops["emergency_burn"],
+        "needs_topup": len(core.needs_topup),
+        "open_windows": len(core.open),
+        "vault_total_wei": core.vault_total,
+        "fees_collected_wei": core.fees,
+        "btc_height": btc_height,
+        "reorgs": core.kinds["btc_reorg"],
+        "disputes_filed": core.kinds["dispute_filed"],
+        "disputes_resolved": core.kinds["dispute_resolved"],
+        "yield_rate_bps": core.rate,
+        "yield_owed_total": int(core.owed_total(core.genesis + t)),
+        "yield_claimed_total": core.distributed,
+        "pool_participants": core.total_participants,
+    }
+    assert list(row) == list(COLUMNS)
+    return row
