@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sim.config import BACKENDS
+from sim.config import BACKENDS, ENGINES, LOGS
 from sim.exits import OK, VIOLATION, BadInput, guarded
 from sim.scenario import builtins, load
 
@@ -22,8 +22,13 @@ def _scenario(args):
     from sim.run import with_overrides
 
     scenario = load(args.scenario)
-    return with_overrides(scenario, seed=args.seed, backend=args.backend,
-                          contracts_dir=str(Path(args.contracts).resolve()) if args.contracts else None)
+    scenario = with_overrides(scenario, seed=args.seed, backend=args.backend,
+                              contracts_dir=str(Path(args.contracts).resolve()) if args.contracts else None,
+                              engine=args.engine, log=args.log)
+    c = scenario.config
+    if c.engine == "fast" and c.backend != "model":
+        raise BadInput(f"--engine fast runs the models' semantics itself; it cannot run on --backend {c.backend}")
+    return scenario
 
 
 def cmd_run(args) -> int:
@@ -36,7 +41,8 @@ def cmd_run(args) -> int:
 
         load_artifacts(scenario.config.contracts_dir)  # fail fast, before anything is written
     run_dir = Path(args.out) if args.out else default_out_dir(scenario)
-    bar = ProgressBar(f"{scenario.name} (seed {scenario.config.seed}, {scenario.config.backend})")
+    c = scenario.config
+    bar = ProgressBar(f"{scenario.name} (seed {c.seed}, {c.backend}{', fast engine' if c.engine == 'fast' else ''})")
     server = None
 
     def attach(world):
@@ -72,7 +78,7 @@ def cmd_validate(args) -> int:
     scenario = load(args.scenario)
     c = scenario.config
     print(f"{scenario.path}: ok — {scenario.name}: {c.users:,} users, {c.duration_s / 86400:g} days, "
-          f"backend {c.backend}, seed {c.seed}, {len(c.schedule)} scheduled events")
+          f"backend {c.backend}, engine {c.engine}, seed {c.seed}, {len(c.schedule)} scheduled events")
     return OK
 
 
@@ -81,7 +87,8 @@ def cmd_list(args) -> int:
     width = max(len(s.name) for s in scenarios)
     for s in scenarios:
         c = s.config
-        print(f"{s.name:<{width}}  {c.users:>6,} users {c.duration_s / 86400:>5g} d  {c.backend:<8} {s.description}")
+        engine = c.backend if c.engine == "reference" else f"{c.backend}/fast"
+        print(f"{s.name:<{width}}  {c.users:>7,} users {c.duration_s / 86400:>5g} d  {engine:<10} {s.description}")
     return OK
 
 
@@ -162,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--backend", choices=BACKENDS, help="override the scenario's backend")
     run.add_argument("--contracts", metavar="DIR", help="compiled artifacts to run instead of the project's own")
+    run.add_argument("--engine", choices=ENGINES, help="override the scenario's engine (fast: batched, model semantics)")
+    run.add_argument("--log", choices=LOGS, help="full: write events.jsonl; summary: only summary, metrics, report")
     run.add_argument("--out", metavar="DIR", help="run folder (default reports/<scenario>-<seed>/)")
     run.add_argument("--serve", action="store_true", help="serve the realtime API while the world runs")
     run.add_argument("--keep-serving", action="store_true", help="with --serve: keep serving after the run")

@@ -14,6 +14,10 @@ DAY = 86_400
 HOUR = 3_600
 #: Where the contracts run: the Python models, the compiled contracts on py-evm, or both compared.
 BACKENDS = ("model", "evm", "lockstep")
+#: Which engine runs the world: per-event objects (any backend) or batched arrays (model semantics).
+ENGINES = ("reference", "fast")
+#: What a run writes: every record to events.jsonl, or only the summary, metrics and report.
+LOGS = ("full", "summary")
 
 
 @frozen
@@ -110,6 +114,8 @@ class WorldConfig:
     users: int = 100
     duration_s: int = 7 * DAY
     backend: str = "model"  # model | evm | lockstep
+    engine: str = "reference"  # reference | fast (sim/fast: batched, model semantics only)
+    log: str = "full"  # full | summary (no events.jsonl)
     params: ProtocolParams = PRESETS["testnet"]
     preset: str | None = "testnet"
     contracts_dir: str | None = None  # compiled artifacts to load instead of the project's own (evm, lockstep)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 import os
 import shutil
 import time
@@ -45,16 +46,45 @@ def reproduce_command(scenario: Scenario, run_dir: Path | None = None) -> str:
     c = scenario.config
     source = f"{run_dir}/scenario.toml" if run_dir is not None else (str(scenario.path) if scenario.path else scenario.name)
     command = f"rbtc-sim run {source} --seed {c.seed} --backend {c.backend}"
+    if c.engine != "reference":
+        command += f" --engine {c.engine}"
     if c.contracts_dir:
         command += f" --contracts {c.contracts_dir}"
     return command
 
 
-def _percentile(values: list[int], q: float) -> int | None:
+def _percentile(values, q: float) -> int | None:
+    """``sorted(values)[round(q * (n - 1))]``; ``values`` is a list or a Counter of value -> count."""
     if not values:
         return None
+    if isinstance(values, Counter):
+        n = sum(values.values())
+        index = min(n - 1, int(q * (n - 1) + 0.5))
+        seen = 0
+        for value in sorted(values):
+            seen += values[value]
+            if seen > index:
+                return value
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+
+
+def make_log(config: WorldConfig, path: Path | None):
+    """The event log the config's engine writes (to ``path``; None keeps no file)."""
+    if config.engine == "fast":
+        from sim.fast.records import FastLog
+
+        return FastLog(path)
+    return EventLog(path, keep=False)
+
+
+def make_world(config: WorldConfig, log):
+    """The world of the config's engine: :class:`sim.world.World` or :class:`sim.fast.world.FastWorld`."""
+    if config.engine == "fast":
+        from sim.fast.world import FastWorld
+
+        return FastWorld(config, log=log)
+    return World(config, log=log)
 
 
 class MetricsWriter:
@@ -81,6 +111,8 @@ def summarize(scenario: Scenario, world: World | None, log: EventLog, *, complet
         "scenario": scenario.name,
         "seed": c.seed,
         "backend": c.backend,
+        "engine": c.engine,
+        "log": c.log,
         "digest": log.digest,
         "complete": complete,
         "interrupted": interrupted,
@@ -145,7 +177,8 @@ def execute(scenario: Scenario, out_dir: Path | None = None, *,
     shutil.rmtree(run_dir / "plots", ignore_errors=True)
     (run_dir / "scenario.toml").write_text(dump(scenario), encoding="utf-8")
     started = time.perf_counter()
-    log = EventLog(run_dir / "events.jsonl", keep=False)
+    config = scenario.config
+    log = make_log(config, run_dir / "events.jsonl" if config.log == "full" else None)
     summary_path = run_dir / "summary.json"
     write_json(summary_path, summarize(scenario, None, log, complete=False, interrupted="running",
                                        wall_clock_s=0.0, run_dir=run_dir))
@@ -153,7 +186,7 @@ def execute(scenario: Scenario, out_dir: Path | None = None, *,
     metrics_out = MetricsWriter(run_dir / "metrics.csv")
     interrupted: str | None = "crashed before the world was built"
     try:
-        world = World(scenario.config, log=log)
+        world = make_world(config, log)
         world.metrics.on_row.append(metrics_out)
         if on_world is not None:
             on_world(world)
@@ -193,8 +226,14 @@ def _report(run_dir: Path, summary: dict) -> None:
 
 
 def with_overrides(scenario: Scenario, *, seed: int | None = None, backend: str | None = None,
-                   contracts_dir: str | None = None) -> Scenario:
+                   contracts_dir: str | None = None, engine: str | None = None, log: str | None = None) -> Scenario:
     changes = {}
+    if engine is not None:
+        changes["engine"] = engine
+        if engine == "fast" and backend is None:
+            changes["backend"] = "model"  # the fast engine runs the models' semantics
+    if log is not None:
+        changes["log"] = log
     if seed is not None:
         changes["seed"] = seed
     if backend is not None:

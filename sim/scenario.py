@@ -9,7 +9,7 @@ what was expected.
 Layout::
 
     [scenario]   name, description, expected          (free text; `expected` is the story's outcome)
-    [world]      seed, users, duration, backend, evm_block_time_s, contracts_dir
+    [world]      seed, users, duration, backend, engine, log, evm_block_time_s, contracts_dir
     [protocol]   preset = "testnet" | "fixed_fee", and/or pct_bps, fixed_wei, wei_per_sat,
                  min_confirmations, max_fee_per_sync_wei
     [protocol.yield]  base_rate, max_rate, silver_after, gold_after, *_multiplier
@@ -39,6 +39,8 @@ import attrs
 from contracts_model.params import PRESETS, ProtocolParams, YieldParams
 from sim.config import (
     BACKENDS,
+    ENGINES,
+    LOGS,
     AgentConfig,
     BitcoinConfig,
     DisputeConfig,
@@ -210,6 +212,12 @@ def parse(data: dict, source: str, path: Path | None = None) -> Scenario:
         raise ScenarioError(f"{source}: [world] users: expected at least 1 user, got {config.users}")
     if config.backend not in BACKENDS:
         raise ScenarioError(f"{source}: [world] backend: expected one of {', '.join(BACKENDS)}, got {config.backend!r}")
+    for key, choices in (("engine", ENGINES), ("log", LOGS)):
+        if getattr(config, key) not in choices:
+            raise ScenarioError(f"{source}: [world] {key}: expected one of {', '.join(choices)}, got {getattr(config, key)!r}")
+    if config.engine == "fast" and config.backend != "model":
+        raise ScenarioError(f"{source}: [world] engine: the fast engine runs the models' semantics itself; "
+                            f"it needs backend = \"model\", got {config.backend!r}")
     bitcoin = _build(BitcoinConfig, data.get("bitcoin", {}), f"{source}: [bitcoin]")
     if bitcoin.network not in NETWORKS:
         raise ScenarioError(f"{source}: [bitcoin] network: expected one of {', '.join(NETWORKS)}, got {bitcoin.network!r}")

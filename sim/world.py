@@ -164,6 +164,10 @@ class World:
     def dispute_summary(self) -> dict:
         return self.disputes.summary()
 
+    def yield_rate(self) -> int:
+        """The pool's current rate in basis points."""
+        return self.port.call("YieldScalesPool", "calculateYieldRate")
+
     def extra_summary(self) -> dict:
         latest = self.reserves.latest
         return {

@@ -116,7 +116,7 @@ def world_metrics(world) -> dict:
         "tier_gold": int((tiers == 2).sum()),
         "claims": int(world.yields.claims),
         "rate_bps_mean": float(rates.mean()) if rates.size else None,
-        "rate_bps_final": int(world.port.call("YieldScalesPool", "calculateYieldRate")),
+        "rate_bps_final": int(world.yield_rate()),
         "syncs": int(world.metrics.ops["sync"]),
         "emergency_burns": int(world.metrics.ops["emergency_burn"]),
         "violations": len(world.monitor.violations),

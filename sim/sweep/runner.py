@@ -17,9 +17,8 @@ from pathlib import Path
 
 import attrs
 
-from sim.eventlog import EventLog
+from sim.run import make_log, make_world
 from sim.sweep.metrics import world_metrics
-from sim.world import World
 
 #: Violations copied into a run file (the count is always complete).
 KEEP_VIOLATIONS = 5
@@ -56,7 +55,7 @@ def run_one(task: dict) -> dict:
     answer = {"run": task["run"], "point": task["point"], "seed": task["seed"]}
     started = time.perf_counter()
     try:
-        world = World(config, log=EventLog(keep=False))
+        world = make_world(config, make_log(config, None))
         world.run()
         world.finish()
         answer.update({

@@ -34,6 +34,7 @@ import numpy as np
 from contracts_model.params import YieldParams
 from sim.scenario import (
     BACKENDS,
+    ENGINES,
     SCENARIO_DIR,
     Scenario,
     ScenarioError,
@@ -153,6 +154,7 @@ class Sweep:
     base_hash: str
     design_hash: str
     notes: tuple[str, ...] = ()  # things the user should know (duplicate random points dropped, …)
+    engine: str = "fast"  # reference | fast
 
     @property
     def runs(self) -> list[tuple[Point, int]]:
@@ -246,7 +248,7 @@ def parse_sweep(data: dict, source: str, path: Path, text: str = "") -> Sweep:
 
     header = _table(data, "sweep", source)
     where = f"{source}: [sweep]"
-    _unknown(header, ("name", "description", "scenario", "backend", "seeds", "metrics"), where)
+    _unknown(header, ("name", "description", "scenario", "backend", "engine", "seeds", "metrics"), where)
     name = _string(header, "name", where, default=path.stem)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise ScenarioError(f"{where} name: expected letters, digits, '_', '-' or '.', got {name!r}")
@@ -255,9 +257,14 @@ def parse_sweep(data: dict, source: str, path: Path, text: str = "") -> Sweep:
         raise ScenarioError(f"{where}: missing key 'scenario' (a built-in scenario name or a scenario file path)")
     scenario_source = _string(header, "scenario", where)
     backend = _string(header, "backend", where, default="model", choices=BACKENDS)
+    # Sweeps run the fast engine unless the file says otherwise (it needs the model backend).
+    engine = _string(header, "engine", where, default="fast" if backend == "model" else "reference", choices=ENGINES)
+    if engine == "fast" and backend != "model":
+        raise ScenarioError(f"{where} engine: the fast engine runs the models' semantics; it needs backend = "
+                            f"\"model\", got {backend!r}")
 
     overrides = _table(data, "override", source)
-    scenario = _base_scenario(scenario_source, overrides, backend, path, f"{source}: [override]")
+    scenario = _base_scenario(scenario_source, overrides, backend, engine, path, f"{source}: [override]")
     params = _params(_table(data, "vary", source), f"{source}: [vary]")
     design, count, design_seed = _design(_table(data, "design", source), f"{source}: [design]", params)
     seeds = _seeds(header.get("seeds", 1), f"{where} seeds", scenario.config.seed)
@@ -288,15 +295,16 @@ def parse_sweep(data: dict, source: str, path: Path, text: str = "") -> Sweep:
     base_hash = _hash({"format": FORMAT, "scenario": dump(neutral), "vary": [p.name for p in params]})
     design_hash = _hash({"base": base_hash, "points": [p.id for p in points], "seeds": list(seeds)})
     return Sweep(name, description, path, text, scenario, scenario_source, overrides, backend, params, design, count,
-                 design_seed, seeds, metrics, objective, tuple(points), base_hash, design_hash, tuple(notes))
+                 design_seed, seeds, metrics, objective, tuple(points), base_hash, design_hash, tuple(notes),
+                 engine=engine)
 
 
-def _base_scenario(name: str, overrides: dict, backend: str, sweep_path: Path, where: str) -> Scenario:
+def _base_scenario(name: str, overrides: dict, backend: str, engine: str, sweep_path: Path, where: str) -> Scenario:
     """The base scenario file's own tables with [override] laid over them, parsed by sim.scenario."""
     _unknown(overrides, OVERRIDE_TABLES, where)
     world = overrides.get("world", {})
     if isinstance(world, dict):
-        for key, instead in (("seed", "[sweep] seeds"), ("backend", "[sweep] backend")):
+        for key, instead in (("seed", "[sweep] seeds"), ("backend", "[sweep] backend"), ("engine", "[sweep] engine")):
             if key in world:
                 raise ScenarioError(f"{where} world.{key}: set by the sweep, not the override (use {instead})")
     candidate = sweep_path.parent / name
@@ -315,7 +323,7 @@ def _base_scenario(name: str, overrides: dict, backend: str, sweep_path: Path, w
         base = dict(base, world=base_world)
     merged = _merge(base, overrides)
     merged.setdefault("world", {})
-    merged["world"] = dict(merged["world"], backend=backend)
+    merged["world"] = dict(merged["world"], backend=backend, engine=engine, log="summary")
     source = f"{where} over {path}" if overrides else str(path)
     return parse(merged, source, path)
 

@@ -199,6 +199,7 @@ class Store:
             "design_hash": s.design_hash,
             "scenario": s.scenario_source,
             "backend": s.backend,
+            "engine": s.engine,
             "design": {"kind": s.design, "count": s.count, "seed": s.design_seed,
                        "parameters": [p.as_dict() for p in s.params]},
             "seeds": list(s.seeds),

@@ -60,7 +60,7 @@ def _facts(sweep: Sweep, result) -> list[tuple[str, str]]:
     facts = [
         ("base scenario", f"{s.scenario_source} ({s.scenario.path})"),
         ("overrides", ", ".join(_flatten(s.overrides)) or "none"),
-        ("backend", s.backend),
+        ("backend", f"{s.backend} ({s.engine} engine)"),
         ("world", f"{s.scenario.config.users:,} users, {s.scenario.config.duration_s / 86_400:g} days, "
                   f"{s.scenario.config.yields.traders} traders"),
         ("varied", "; ".join(f"{p.name} ∈ {p.describe()}" for p in s.params)),
