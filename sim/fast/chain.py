@@ -2,11 +2,11 @@
 
 The same chain rules as :mod:`sim.bitcoin.chain` (a tip-block output has one confirmation; the
 confirmed balance at ``min_conf`` counts unspent outputs with at least that many; a spend takes the
-address's confirmed, unreserved coins oldest first and returns the change to the address; deposits
-spend external coins, so a reorg can double-spend them back to their source), kept as plain
-per-address coin lists instead of transaction objects with SHA-256 ids. Transactions are numbered
-in arrival order and that number is their id: coins of one height are taken in that order (the
-reference wallet breaks the same tie by txid; either is a deterministic wallet).
+address's confirmed coins that no pending spend holds, oldest first, and returns the change to the
+address; deposits spend external coins, so a reorg can double-spend them back to their source),
+kept as plain per-address coin lists instead of transaction objects with SHA-256 ids. Transactions
+are numbered in arrival order and that number is their id: coins of one height are taken in that
+order (the reference wallet breaks the same tie by txid; either is a deterministic wallet).
 
 The chain answers what the protocol side needs after every block or reorg — a :class:`ChainChange`:
 the addresses it touched and the new confirmed balance of every address whose balance may have
@@ -20,20 +20,15 @@ import hashlib
 import numpy as np
 from attrs import define
 
-#: A coin: [value, height, tx number]. Lists (not tuples) are cheap to build and compare.
+#: A coin: [value, height, tx number], and a fourth item while a pending spend holds it.
 VALUE, HEIGHT, TXN = 0, 1, 2
+#: A transaction: (number, kind, address, amount, the coins it spends, change), kinds below.
+DEPOSIT, SPEND = 0, 1
+_NONE = np.zeros(0, dtype=np.int64)
 
 
-@define(slots=True)
-class Tx:
-    """A pending or confirmed transaction: a deposit to ``address`` or a spend from it."""
-
-    number: int
-    kind: str  # "deposit" | "spend"
-    address: int  # address id (deposit target, spend source)
-    amount: int
-    inputs: list  # spend: the coins it takes (each a coin list); deposit: []
-    change: int = 0
+def _number(tx: tuple) -> int:
+    return tx[0]
 
 
 @define(slots=True)
@@ -64,18 +59,19 @@ class FastChain:
         self.max_block_txs = max_block_txs
         self.coins: list[list] = []  # address id -> coins, oldest first
         self.total = np.zeros(0, dtype=np.int64)  # sum of every unspent coin per address
-        self.mempool: list[Tx] = []
+        self.mempool: list[tuple] = []
         self.height = 0
         self.cursor = 0
         self.hashes = ["00" * 32]
         self.tx_count = 0
-        #: address ids each block touched, by height (the last ``keep`` blocks; for maturity windows)
+        #: address ids each block touched, by height (the last blocks; for maturity windows)
         self._touched_at: dict[int, np.ndarray] = {}
         #: the confirmed txs of the last blocks, by height (for reorgs)
-        self._block_txs: dict[int, list[Tx]] = {}
+        self._block_txs: dict[int, list] = {}
         self._block_ts: dict[int, int] = {}
         self._keep = max(keep_blocks, self.min_conf) + 2
         self.reorgs = 0
+        self._sorted = True
 
     # ------------------------------------------------------------------ addresses
 
@@ -83,7 +79,8 @@ class FastChain:
         """Make room for ``count`` new addresses; returns the first new id."""
         first = len(self.coins)
         self.coins.extend([] for _ in range(count))
-        self.total = np.concatenate([self.total, np.zeros(count, dtype=np.int64)])
+        if first + count > len(self.total):  # room for twice as many
+            self.total = np.concatenate([self.total, np.zeros(max(1024, first + count), dtype=np.int64)])
         return first
 
     def confirmed(self, address: int) -> int:
@@ -100,25 +97,40 @@ class FastChain:
         return np.fromiter((self.confirmed(int(a)) for a in addresses), dtype=np.int64, count=len(addresses))
 
     def spendable(self, address: int) -> int:
-        """Confirmed coins no pending spend has taken yet (what a spend can use)."""
+        """Confirmed coins no pending spend holds (what a spend can use)."""
         return sum(c[VALUE] for c in self.coins[address] if len(c) == 3)
 
     # ------------------------------------------------------------------ transactions
 
-    def deposit(self, address: int, amount: int) -> Tx:
-        tx = Tx(self.tx_count, "deposit", address, amount, [])
+    def deposit(self, address: int, amount: int) -> int:
+        """External funding of ``address``; returns the transaction's number."""
+        number = self.tx_count
         self.tx_count += 1
-        self.mempool.append(tx)
-        return tx
+        self.mempool.append((number, DEPOSIT, address, amount, None, 0))
+        return number
 
-    def spend(self, address: int, amount: int) -> Tx | None:
-        """Pay ``amount`` from ``address`` to the outside world; None if its spendable coins fall short."""
+    def reserve_numbers(self, count: int) -> int:
+        """Set aside ``count`` transaction numbers (for a batch of arrivals); returns the first."""
+        first = self.tx_count
+        self.tx_count += count
+        return first
+
+    def deposit_many(self, addresses: np.ndarray, amounts: np.ndarray, numbers: np.ndarray) -> None:
+        """Deposits numbered by the caller (see :meth:`reserve_numbers`), as one batch."""
+        count = len(addresses)
+        self.mempool.extend(zip(numbers.tolist(), [DEPOSIT] * count, addresses.tolist(), amounts.tolist(),
+                                [None] * count, [0] * count))
+        self._sorted = False
+
+    def spend(self, address: int, amount: int, number: int | None = None) -> int | None:
+        """Pay ``amount`` from ``address`` to the outside world; the transaction's number, or None if the
+        address's spendable coins fall short."""
         if amount <= 0:
             return None
         chosen = []
         total = 0
         for coin in self.coins[address]:
-            if len(coin) == 3:  # not reserved by a pending spend
+            if len(coin) == 3:  # not held by a pending spend
                 chosen.append(coin)
                 total += coin[VALUE]
                 if total >= amount:
@@ -126,54 +138,61 @@ class FastChain:
         if total < amount:
             return None
         for coin in chosen:
-            coin.append(True)  # reserved
-        tx = Tx(self.tx_count, "spend", address, amount, chosen, total - amount)
-        self.tx_count += 1
-        self.mempool.append(tx)
-        return tx
+            coin.append(True)
+        if number is None:
+            number = self.tx_count
+            self.tx_count += 1
+        else:
+            self._sorted = False
+        self.mempool.append((number, SPEND, address, amount, chosen, total - amount))
+        return number
 
     # ------------------------------------------------------------------ blocks
 
     def mine(self, t: int, timestamp: int) -> ChainChange:
+        if not self._sorted:  # batches and single arrivals interleave: back to arrival order
+            self.mempool.sort(key=_number)
+            self._sorted = True
         cap = self.max_block_txs
         included = self.mempool if cap is None else self.mempool[:cap]
         self.mempool = [] if cap is None else self.mempool[cap:]
         return self._connect_block(t, timestamp, included)
 
-    def _connect_block(self, t: int, timestamp: int, txs: list[Tx], nonce: int = 0) -> ChainChange:
+    def _connect_block(self, t: int, timestamp: int, txs: list, nonce: int = 0) -> ChainChange:
         height = self.height + 1
         touched = self._apply(txs, height)
         self.height = height
         self.cursor += 1
         self._remember(height, txs, touched, timestamp)
-        digest = hashlib.sha256(f"{self.hashes[-1]}|{height}|{timestamp}|{nonce}|{len(txs)}|"
-                                f"{txs[0].number if txs else -1}|{txs[-1].number if txs else -1}".encode()).hexdigest()
+        first, last = (txs[0][0], txs[-1][0]) if txs else (-1, -1)
+        digest = hashlib.sha256(f"{self.hashes[-1]}|{height}|{timestamp}|{nonce}|{len(txs)}|{first}|{last}"
+                                .encode()).hexdigest()
         self.hashes.append(digest)
         changed = self._with_maturing(touched)
         return ChainChange(t, "block", height, self.cursor, touched, changed, self.confirmed_many(changed),
                            hash=digest, txs=len(txs))
 
-    def _apply(self, txs: list[Tx], height: int) -> np.ndarray:
+    def _apply(self, txs: list, height: int) -> np.ndarray:
+        """Confirm ``txs`` in order: a deposit adds a coin, a spend takes its coins and returns the change."""
         coins, total = self.coins, self.total
-        addresses = []
-        for tx in txs:
-            address = tx.address
+        for number, kind, address, amount, inputs, change in txs:
             own = coins[address]
-            if tx.kind == "deposit":
-                own.append([tx.amount, height, tx.number])
-                total[address] += tx.amount
-            else:
-                numbers = {coin[TXN] for coin in tx.inputs}
-                for coin in [c for c in own if c[TXN] in numbers]:
-                    own.remove(coin)
-                    total[address] -= coin[VALUE]
-                if tx.change:
-                    own.append([tx.change, height, tx.number])
-                    total[address] += tx.change
-            addresses.append(address)
-        return np.unique(np.asarray(addresses, dtype=np.int64))
+            if kind == DEPOSIT:
+                own.append([amount, height, number])
+                total[address] += amount
+                continue
+            taken = {coin[TXN] for coin in inputs}
+            kept = [c for c in own if c[TXN] not in taken]
+            total[address] -= sum(c[VALUE] for c in own if c[TXN] in taken)
+            if change:
+                kept.append([change, height, number])
+                total[address] += change
+            coins[address] = kept
+        if not txs:
+            return _NONE
+        return np.unique(np.fromiter((tx[2] for tx in txs), dtype=np.int64, count=len(txs)))
 
-    def _remember(self, height: int, txs: list[Tx], touched: np.ndarray, timestamp: int) -> None:
+    def _remember(self, height: int, txs: list, touched: np.ndarray, timestamp: int) -> None:
         self._touched_at[height] = touched
         self._block_txs[height] = txs
         self._block_ts[height] = timestamp
@@ -193,87 +212,88 @@ class FastChain:
 
     def reorg(self, t: int, timestamp: int, depth: int, rng: np.random.Generator, p_drop: float,
               p_double_spend: float) -> ChainChange:
-        """Replace the last ``depth`` blocks by a branch of ``depth + 1``; deposits may be double-spent
-        (their external source takes the coins back) or dropped to the mempool, as
-        :func:`sim.bitcoin.reorg.plan_fates` decides per transaction (one draw each, in chain order;
-        a spend of a coin whose deposit is gone is invalidated, one of a dropped deposit dropped)."""
+        """Replace the last ``depth`` blocks by a branch of ``depth + 1``. Each transaction of the
+        replaced blocks draws its fate as :func:`sim.bitcoin.reorg.plan_fates` does (one draw each, in
+        chain order): dropped back to the mempool, double-spent (deposits only: the external source
+        takes the coins back), or kept in the same place; a spend of a coin whose deposit is gone is
+        invalidated, one of a dropped deposit is dropped with it. Pending spends of coins that are
+        gone are evicted from the mempool."""
         if not 1 <= depth <= min(self.height, self._keep - 2):
             raise ValueError(f"reorg depth {depth} is outside 1..{min(self.height, self._keep - 2)}")
         fork = self.height - depth
         old_tip = self.hashes[-1]
         old = [(h, self._block_txs[h], self._block_ts[h]) for h in range(fork + 1, self.height + 1)]
-        plan = [tx for _, txs, _ in old for tx in txs]
-        draws = rng.random(len(plan)) if plan else np.empty(0)
+        count = sum(len(txs) for _, txs, _ in old)
+        draws = rng.random(count) if count else np.empty(0)
         self.reorgs += 1
         touched = [self._touched_at[h] for h, _, _ in old]
         for h, txs, _ in reversed(old):  # disconnect, newest first
             self._disconnect(h, txs)
         gone: set[int] = set()  # tx numbers whose outputs no longer exist
         dropped_numbers: set[int] = set()
-        kept: list[list[Tx]] = [[] for _ in range(depth + 1)]
+        kept: list[list] = [[] for _ in range(depth + 1)]
         double_spent, dropped = [], []
         position = 0
         for i, (_, txs, _) in enumerate(old):
             for tx in txs:
                 draw = float(draws[position])
                 position += 1
-                parents = {c[TXN] for c in tx.inputs}
+                number, kind, _, _, inputs, _ = tx
+                parents = {c[TXN] for c in inputs} if inputs else set()
                 if parents & gone:
-                    gone.add(tx.number)  # invalidated
+                    gone.add(number)  # invalidated
                 elif parents & dropped_numbers or draw < p_drop:
                     dropped.append(tx)
-                    dropped_numbers.add(tx.number)
-                elif draw < p_drop + p_double_spend and tx.kind == "deposit":
+                    dropped_numbers.add(number)
+                elif draw < p_drop + p_double_spend and kind == DEPOSIT:
                     double_spent.append(tx)
-                    gone.add(tx.number)
+                    gone.add(number)
                 else:
                     kept[i].append(tx)
         changes = []
         for i in range(depth + 1):
             ts = old[i][2] if i < depth else timestamp
             changes.append(self._connect_block(t, ts, kept[i], nonce=self.reorgs))
-        self.cursor += depth  # the disconnects are journal entries too
-        # Dropped transactions go back to the mempool in their old place; pending spends of coins that
-        # are gone are evicted (their coins are released).
-        pending = sorted(dropped + self.mempool, key=lambda tx: tx.number)
+        self.cursor += depth  # the disconnections are journal entries too
+        pending = sorted(dropped + self.mempool, key=lambda tx: tx[0])
         self.mempool = []
         for tx in pending:
-            if tx.kind == "spend" and any(c[TXN] in gone for c in tx.inputs):
-                for coin in tx.inputs:
+            inputs = tx[4]
+            if tx[1] == SPEND and any(c[TXN] in gone for c in inputs):
+                for coin in inputs:
                     del coin[3:]
                 continue
-            if tx.kind == "spend":
-                for coin in tx.inputs:
+            if tx[1] == SPEND:
+                for coin in inputs:
                     if len(coin) == 3:
                         coin.append(True)
             self.mempool.append(tx)
         touched.extend(c.touched for c in changes)
-        all_touched = np.unique(np.concatenate(touched)) if touched else np.zeros(0, dtype=np.int64)
+        all_touched = np.unique(np.concatenate(touched)) if touched else _NONE
         changed = self._with_maturing(all_touched)
-        if self.min_conf > 1:  # every height's maturity may have moved
+        if self.min_conf > 1:  # the maturity of every height since the fork may have moved
             changed = np.union1d(changed, np.unique(np.concatenate(
-                [self._touched_at.get(h, np.zeros(0, dtype=np.int64)) for h in
-                 range(max(1, fork - self.min_conf + 1), self.height + 1)])))
+                [self._touched_at.get(h, _NONE) for h in range(max(1, fork - self.min_conf + 1), self.height + 1)])))
         return ChainChange(t, "reorg", self.height, self.cursor, all_touched, changed, self.confirmed_many(changed),
                            hash=self.hashes[-1], depth=depth, fork_height=fork, old_tip=old_tip,
-                           double_spent=tuple(tx.number for tx in double_spent),
-                           dropped=tuple(tx.number for tx in dropped))
+                           double_spent=tuple(tx[0] for tx in double_spent),
+                           dropped=tuple(tx[0] for tx in dropped))
 
-    def _disconnect(self, height: int, txs: list[Tx]) -> None:
+    def _disconnect(self, height: int, txs: list) -> None:
         coins, total = self.coins, self.total
-        for tx in reversed(txs):
-            own = coins[tx.address]
-            if tx.kind == "deposit":
-                own.remove(next(c for c in own if c[TXN] == tx.number and c[HEIGHT] == height))
-                total[tx.address] -= tx.amount
-            else:
-                if tx.change:
-                    own.remove(next(c for c in own if c[TXN] == tx.number and c[HEIGHT] == height))
-                    total[tx.address] -= tx.change
-                for coin in tx.inputs:
-                    del coin[3:]  # unspent and unreserved again
-                    own.append(coin)
-                    total[tx.address] += coin[VALUE]
-                own.sort(key=lambda c: (c[HEIGHT], c[TXN]))
+        for number, kind, address, amount, inputs, change in reversed(txs):
+            own = coins[address]
+            if kind == DEPOSIT:
+                own.remove(next(c for c in own if c[TXN] == number))
+                total[address] -= amount
+                continue
+            if change:
+                own.remove(next(c for c in own if c[TXN] == number))
+                total[address] -= change
+            for coin in inputs:
+                del coin[3:]  # unspent and free again
+                own.append(coin)
+                total[address] += coin[VALUE]
+            own.sort(key=lambda c: (c[HEIGHT], c[TXN]))
         self.height = height - 1
         self.hashes.pop()

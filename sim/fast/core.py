@@ -28,7 +28,8 @@ from attrs import define
 
 from contracts_model.deployment import deployment_plan
 from contracts_model.params import YieldParams
-from contracts_model.proof_of_reserves import MerkleTree, hash_pair, leaf_hash
+from contracts_model.proof_of_reserves import MerkleTree, leaf_hash, process_proof
+from contracts_model.keccak import _keccak_256
 from sim.fast.chain import ChainChange
 from sim.fast.records import EMERGENCY_REASON, USDT_SCALE, ZERO, Context, FastLog
 from sim.invariants import Violation, Window
@@ -74,6 +75,29 @@ class Snapshot:
                                 checksum="0x" + leaf["checksum"].hex()) for leaf in self.leaves]}
 
 
+class _Leaves:
+    """A snapshot's leaves, built on demand (a 100,000-user snapshot is only written out at the end)."""
+
+    def __init__(self, core, balances: np.ndarray, height: int, timestamp: int):
+        self.bindings, self.names, self.addresses = list(core.bindings), core.names, core.addresses
+        self.balances, self.height, self.timestamp = balances, height, timestamp
+
+    def __len__(self) -> int:
+        return len(self.bindings)
+
+    def eth(self, i: int) -> str:
+        return self.names[self.bindings[i][0]]
+
+    def __getitem__(self, i: int) -> dict:
+        user, address, program, method, checksum = self.bindings[i]
+        return {"eth": self.names[user], "btc_address": self.addresses[address], "btc_program": program,
+                "checksum": checksum, "method": method, "balance_sats": int(self.balances[i]), "height": self.height,
+                "timestamp": self.timestamp}
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+
 class Core:
     """See the module docstring. ``users`` are the EVM addresses, sorted; ``traders`` follow them."""
 
@@ -101,6 +125,9 @@ class Core:
         self.addr_conf = np.zeros(0, dtype=np.int64)
         self.user_addrs: list[list[int]] = [[] for _ in range(n)]
         self.bindings: list[tuple] = []  # (user, address id, program, method, checksum)
+        #: per binding, the packed leaf's first 85 bytes (eth, btcProgram, checksum, method): they never change
+        self.leaf_prefix = np.zeros((0, 85), dtype=np.uint8)
+        self.binding_address = np.zeros(0, dtype=np.int64)
         self.registered = np.zeros(n, dtype=bool)
         self.registered_count = 0
         self.user_conf = np.zeros(n, dtype=np.int64)  # the chain's confirmed BTC per user (all its addresses)
@@ -245,9 +272,11 @@ class Core:
 
     def add_addresses(self, strings: list[str]) -> None:
         self.addresses.extend(strings)
-        count = len(strings)
-        self.addr_owner = np.concatenate([self.addr_owner, np.full(count, -1, dtype=np.int64)])
-        self.addr_conf = np.concatenate([self.addr_conf, np.zeros(count, dtype=np.int64)])
+        size = len(self.addresses)
+        if size > len(self.addr_owner):  # room for twice as many
+            grow = max(1024, size)
+            self.addr_owner = np.concatenate([self.addr_owner, np.full(grow, -1, dtype=np.int64)])
+            self.addr_conf = np.concatenate([self.addr_conf, np.zeros(grow, dtype=np.int64)])
 
     def chain_change(self, change: ChainChange) -> None:
         """A block or a reorg: new confirmed balances, and who the committee and the monitors must re-read."""
@@ -286,6 +315,14 @@ class Core:
         self.addr_owner[address] = user
         self.user_addrs[user].append(address)
         self.bindings.append((user, address, program, method, checksum))
+        count = len(self.bindings)
+        if count > len(self.binding_address):  # room for twice as many
+            grow = max(1024, count)
+            self.leaf_prefix = np.vstack([self.leaf_prefix, np.zeros((grow, 85), dtype=np.uint8)])
+            self.binding_address = np.concatenate([self.binding_address, np.zeros(grow, dtype=np.int64)])
+        self.leaf_prefix[count - 1] = np.frombuffer(bytes.fromhex(self.names[user][2:]) + program + checksum +
+                                                    bytes([method]), dtype=np.uint8)
+        self.binding_address[count - 1] = address
         self.log.record(t, "bind", user=self.names[user], btc_address=self.addresses[address], method=method,
                         checksum=checksum, prepay_wei=prepay_wei)
         if not self.registered[user]:
@@ -699,15 +736,32 @@ class Core:
         accrued = base * (index - self.p_index[user]) * self.mult[self.p_tier[user]] // ACCRUAL_DIVISOR
         return self.p_earned[user] + accrued - self.p_claimed[user]
 
+    def _rate_of(self, supply: int) -> tuple[int, int]:
+        """The pool's refresh for one transaction (scalar): peak, scale and rate."""
+        if supply > self.peak:
+            self.peak = supply
+        scale = supply * 100 // self.peak
+        y = self.y
+        return scale, min(y.max_rate, y.base_rate * scale * USDT_SCALE // 10_000)
+
     def claim(self, t: int, user: int) -> None:
-        """A participant claims (if anything is owed), as YieldFlow.claim does."""
+        """A participant claims (if anything is owed), as YieldFlow.claim does. One participant at one
+        instant: plain integers (the batched path is for rounds)."""
         now = self.genesis + t
         if self.p_kind[user] < 0 or self.owed(user, now) == 0:
             return
         self._accrue(now)
-        who = np.array([user], dtype=np.int64)
-        self._checkpoint(who, now)
-        amount = self.p_earned[user] - self.p_claimed[user]
+        # checkpoint
+        kind = self.p_kind[user]
+        base = self.p_usdt[user] if kind == TRADER else int(self.p_rbtc[user])
+        tier = int(self.p_tier[user])
+        earned = self.p_earned[user] + base * (self.index - self.p_index[user]) * int(self.mult[tier]) // ACCRUAL_DIVISOR
+        self.p_earned[user] = earned
+        self.p_index[user] = self.index
+        age = now - int(self.p_joined[user])
+        y = self.y
+        self.p_tier[user] = 2 if age >= y.gold_after else (1 if age >= y.silver_after else 0)
+        amount = earned - self.p_claimed[user]
         name = self.names[user]
         if amount == 0:
             self._tx(t, name, "YieldScalesPool", "claimYield", (), [], status="revert", error="NothingToClaim")
@@ -716,16 +770,46 @@ class Core:
         self.p_claimed[user] += amount
         self.p_last[user] = now
         self.distributed += amount
-        supply = np.array([self.supply], dtype=np.int64)
-        scale, rate, self.peak = self._rates(supply, self.peak)
-        self.scale, self.rate = int(scale[0]), int(rate[0])
-        self.log.batch("claim", t, 1, user=who, paid=_obj([amount]), scale=scale, usdt=self.total_usdt,
-                       supply=supply, rate=rate)
+        scale, rate = self._rate_of(self.supply)
+        self.scale, self.rate = scale, rate
+        self.log.batch("claim", t, 1, user=[user], paid=[amount], scale=[scale], usdt=self.total_usdt,
+                       supply=[self.supply], rate=[rate])
         self.changed = True
         self.claims += 1
         self.claimed += amount
-        self._ghost(t, who, np.array([False]), _obj([self.g_base[user]]), np.array([self.g_supply], dtype=np.int64),
-                    rate, join_amount=np.zeros(1, dtype=np.int64), claimed=_obj([amount]))
+        self._ghost_claim(t, user, amount, rate)
+
+    def _ghost_claim(self, t: int, user: int, paid: int, reported: int) -> None:
+        """YieldMonitor._on_transaction for one claimYield (plain integers)."""
+        now = self.genesis + t
+        self.g_index += self.g_rate * (now - self.g_index_at)
+        self.g_index_at = now
+        base, tier, ckpt = self.g_base[user], int(self.g_tier[user]), self.g_ckpt[user]
+        mult = int(self.g_mult[tier])
+        self.g_weight -= base * mult
+        self.g_weighted -= base * mult * ckpt
+        accrued = base * (self.g_index - ckpt) * mult
+        self.g_earned[user] += accrued
+        self.g_earned_total += accrued
+        self.g_ckpt[user] = self.g_index
+        age = now - int(self.g_joined[user])
+        y = self.y
+        tier = 2 if age >= y.gold_after else (1 if age >= y.silver_after else 0)
+        self.g_tier[user] = tier
+        self.g_checkpoints[user] += 1
+        self.g_base_seconds[user] += base * (now - int(self.g_changed[user]))
+        self.g_changed[user] = now
+        self._ghost_claims(t, np.array([user]), np.array([paid], dtype=object))
+        mult = int(self.g_mult[tier])
+        self.g_weight += base * mult
+        self.g_weighted += base * mult * self.g_index
+        if self.g_supply > self.g_peak:
+            self.g_peak = self.g_supply
+        expected = min(y.max_rate, y.base_rate * (self.g_supply * 100 // self.g_peak) * 100 // 10_000)
+        self.g_rate = expected
+        if reported != expected:
+            self.violate(t, "yield", self.names[user], "the pool's rate differs from the rate the scales prescribe",
+                         pool_rate=reported, expected_rate=expected)
 
     def trader_join(self, t: int, trader: int, usdt: int) -> bool:
         """YieldScalesPool.joinAsTrader by the committee: a new trader, or more USDT for one."""
@@ -851,62 +935,73 @@ class Core:
 
     # ====================================================================== proof of reserves (invariant 8)
 
+    def leaf_hashes(self, height: int, timestamp: int) -> tuple[np.ndarray, list[bytes]]:
+        """Every binding's leaf hash: PROTOCOL.md's packed layout, built for all leaves in one array."""
+        n = len(self.bindings)
+        balances = self.addr_conf[self.binding_address[:n]]
+        packed = np.empty((n, 105), dtype=np.uint8)
+        packed[:, :85] = self.leaf_prefix[:n]
+        packed[:, 85:93] = balances.astype(">u8").view(np.uint8).reshape(n, 8)
+        packed[:, 93:105] = np.frombuffer(height.to_bytes(4, "big") + timestamp.to_bytes(8, "big"), dtype=np.uint8)
+        data = packed.tobytes()
+        return balances, [_keccak_256(data[i:i + 105]).digest() for i in range(0, 105 * n, 105)]
+
     def publish_reserves(self, t: int) -> Snapshot | None:
         if not self.bindings:
             return None
         now = self.genesis + t
         height = self.tip
-        leaves, hashes = [], []
-        names, addresses = self.names, self.addresses
-        for user, address, program, method, checksum in self.bindings:
-            balance = int(self.addr_conf[address])
-            leaves.append({"eth": names[user], "btc_address": addresses[address], "btc_program": program,
-                           "checksum": checksum, "method": method, "balance_sats": balance, "height": height,
-                           "timestamp": now})
-            hashes.append(leaf_hash(names[user], program, checksum, method, balance, height, now))
+        balances, hashes = self.leaf_hashes(height, now)
+        user, _, program, method, checksum = self.bindings[0]
+        if hashes[0] != leaf_hash(self.names[user], program, checksum, method, int(balances[0]), height, now):
+            raise AssertionError("the packed leaves differ from ProofOfReserves.leafHash")  # a layout bug, not a finding
         tree = MerkleTree(hashes)
-        total = sum(leaf["balance_sats"] for leaf in leaves)
+        total = int(balances.sum())
         round_ = len(self.por_rounds)
         self.por_rounds.append((tree.root, height, total, now))
         self._tx(t, self.committee, "ProofOfReserves", "publishRoot", (tree.root, height, total),
                  [["ProofOfReserves", "ReservesPublished", (round_, tree.root, height, total, now)]])
-        snapshot = Snapshot(round_, tree.root, height, total, now, tuple(leaves))
+        snapshot = Snapshot(round_, tree.root, height, total, now, _Leaves(self, balances, height, now))
         self.latest = snapshot
         self.reserve_rounds += 1
         self.log.record(t, "por_published", round=round_, root=tree.root, height=height, total_sats=total,
-                        leaves=len(leaves), timestamp=now)
+                        leaves=len(hashes), timestamp=now)
         self._check_reserves(t, snapshot, tree, hashes)
         return snapshot
 
     def _check_reserves(self, t: int, snapshot: Snapshot, tree: MerkleTree, hashes: list[bytes]) -> None:
-        """Every leaf's proof leads to the root. Proofs of leaves under one subtree share their upper
-        siblings, so a walk that reaches a node already walked with the same value and the same
-        remaining proof ends there: the same answer as walking every proof to the top, with each
-        tree node hashed once instead of once per leaf below it."""
+        """Invariant 8: every leaf's proof leads to the published root, the total is the chain's, the
+        contract accepts sampled proofs and rejects a tampered leaf.
+
+        A leaf's proof is the sibling of each node on its path (what ``MerkleTree.proof`` returns);
+        its walk hashes upwards. Walks of leaves under one node continue identically above it once
+        they reach it with the same value, so each walk stops where it meets a walked path with the
+        same value and takes that walk's end: the answer of walking every proof to the top, with
+        each node hashed once per round instead of once per leaf below it.
+        """
         root = snapshot.root
-        walked: dict[int, tuple] = {}  # tree node -> (value reached there, the proof left above it, where it ended)
-        positions = tree._position
-        for i, leaf in enumerate(hashes):
-            proof = tree.proof(i)
-            node, value, trail = positions[i], leaf, []
-            end = None
-            for k, sibling in enumerate(proof):
-                value = hash_pair(value, sibling)
-                node = (node - 1) // 2
-                rest = proof[k + 1:]
-                seen = walked.get(node)
-                if seen is not None and seen[0] == value and seen[1] == rest:
-                    end = seen[2]
+        nodes, positions = tree._nodes, tree._position
+        seen: list = [None] * len(nodes)  # node -> (value a walk reached there, where that walk ended)
+        for i, value in enumerate(hashes):
+            node, trail, end = positions[i], [], None
+            while node > 0:
+                sibling = nodes[node + 1 if node & 1 else node - 1]
+                value = _keccak_256(value + sibling).digest() if value < sibling else \
+                    _keccak_256(sibling + value).digest()
+                node = (node - 1) >> 1
+                met = seen[node]
+                if met is not None and met[0] == value:
+                    end = met[1]
                     break
-                trail.append((node, value, rest))
+                trail.append((node, value))
             if end is None:
                 end = value
-            for node, value, rest in trail:
-                walked[node] = (value, rest, end)
+            for node, value in trail:
+                seen[node] = (value, end)
             if end != root:
-                self.violate(t, "reserves", snapshot.leaves[i]["eth"], "a leaf's proof does not lead to the "
-                             "published root", round=snapshot.round, leaf=leaf)
-        reserves = int(sum(int(self.addr_conf[b[1]]) for b in self.bindings))
+                self.violate(t, "reserves", snapshot.leaves.eth(i), "a leaf's proof does not lead to the "
+                             "published root", round=snapshot.round, leaf=hashes[i])
+        reserves = int(self.addr_conf[self.binding_address[:len(self.bindings)]].sum())
         if snapshot.total_sats != reserves:
             self.violate(t, "reserves", "committee", "the published total differs from the confirmed BTC on the chain",
                          round=snapshot.round, published=snapshot.total_sats, confirmed_btc=reserves)
@@ -917,21 +1012,15 @@ class Core:
         count = len(hashes)
         checks = self.config.reserves.onchain_checks
         step = max(1, count // max(1, checks))
-        for i in range(0, count, step)[:checks]:
+        for i in range(0, count, step)[:checks]:  # ProofOfReserves.verifyInRound
             self.verified += 1
-            value = hashes[i]
-            for sibling in tree.proof(i):
-                value = hash_pair(value, sibling)
-            if value != published[0]:
-                self.violate(t, "reserves", snapshot.leaves[i]["eth"], "the contract rejected a valid proof",
+            if process_proof(hashes[i], tree.proof(i)) != published[0]:
+                self.violate(t, "reserves", snapshot.leaves.eth(i), "the contract rejected a valid proof",
                              round=snapshot.round, answer="False")
         first = snapshot.leaves[0]
         forged = leaf_hash(first["eth"], first["btc_program"], first["checksum"], first["method"],
                            first["balance_sats"] + 1, first["height"], first["timestamp"])
-        value = forged
-        for sibling in tree.proof(0):
-            value = hash_pair(value, sibling)
-        if value == published[0]:
+        if process_proof(forged, tree.proof(0)) == published[0]:
             self.violate(t, "reserves", first["eth"], "the contract accepted a proof for a tampered leaf",
                          round=snapshot.round)
 

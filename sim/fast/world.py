@@ -1,12 +1,11 @@
 """The fast world: the same scenario as :class:`sim.world.World`, on one scheduler and array-drawn behaviour.
 
-Instead of SimPy processes there is one heap of timed events (blocks, oracle polls and wake-ups,
-claims, disputes, reactions to top-up requests, scheduled events, proof-of-reserves rounds, metrics
-samples) and, between them, users' actions drawn in chunks of simulated time as arrays (arrival
-times of one Poisson stream over the onboarded users, which user, which action, and the amounts
-and fractions the action needs). Actions that only touch the Bitcoin chain (receive, spend) run
-against :class:`sim.fast.chain.FastChain`; a check of prepaid fees is one vectorised comparison
-over the chunk; the rest (withdraw, bind, top-up) call the protocol core.
+Instead of SimPy processes there is one heap of timed events: the protocol side's own (oracle
+polls and wake-ups, claims, disputes, reactions to top-up requests, the committee's outages,
+proof-of-reserves rounds, metrics samples) and what :class:`sim.fast.exogenous.Exogenous` hands over
+from outside (onboardings, bindings, blocks, reorgs, deposit bursts), a block's worth at a time. The
+users' fee checks and withdrawals arrive as arrays and are looked at just before the next event: a
+check tops up only when the prepaid balance is low, which one comparison over the array decides.
 
 Within one simulated second things happen in a fixed order: scheduled world events, due timers
 (top-ups, dispute validations, onboarding), users' actions, claims and disputes, the block, the
@@ -19,14 +18,14 @@ the reference's own order (:mod:`sim.fast.trace`).
 from __future__ import annotations
 
 import heapq
+import os
 from typing import Callable
 
 import numpy as np
 
-from sim.bitcoin.address import encode_p2tr, encode_p2wpkh
 from sim.config import DAY, WorldConfig
-from sim.fast.chain import FastChain
 from sim.fast.core import Core
+from sim.fast.exogenous import Exogenous, Feeder
 from sim.fast.records import FastLog
 from sim.metrics import COLUMNS
 from sim.protocol.evm_backend import GENESIS_TIMESTAMP
@@ -34,82 +33,70 @@ from sim.registry import METHOD_BIP322, binding_checksum
 
 # scheduling classes within one second (see the module docstring); users' actions are class 2
 SCHEDULED, TIMER, ACTIONS, ARRIVAL, BLOCK, WAKE, POLL, RESERVES, SAMPLE = range(9)
-RECEIVE, SPEND, CHECK_FEES, WITHDRAW, BIND = range(5)
-CHUNK_S = 3_600
 RATE_RECHECK_S = 600
-USER_ETH_WEI = 10**20
 
 
 class _Figures:
-    """What the run folder's summary reads from a world (``world.monitor``, ``world.metrics``…)."""
+    """What the run folder's summary reads from a world (``world.monitor``, ``world.chain``…), read
+    from the core under the reference world's names (``renames``: reference name -> core name)."""
 
-    def __init__(self, core: Core):
-        self._core = core
+    def __init__(self, core: Core, **renames):
+        self._core, self._renames = core, renames
 
     def __getattr__(self, name):
-        return getattr(self._core, name)
+        return getattr(self._core, self._renames.get(name, name))
 
 
 class FastWorld:
     engine = "fast"
 
-    def __init__(self, config: WorldConfig, *, log: FastLog | None = None):
+    def __init__(self, config: WorldConfig, *, log: FastLog | None = None, workers: int | None = None):
+        """``workers``: 2 runs the outside world (users' draws, the Bitcoin chain) in a second process;
+        the default does so for worlds of 20,000 users or more when two cores are free."""
         self.config = config
         streams = np.random.SeedSequence([config.seed, 13]).spawn(8)
-        (self.rng_chain, self.rng_agents, self.rng_oracle, self.rng_events, self.rng_yield, self.rng_disputes,
-         self.rng_actions, self.rng_react) = (np.random.default_rng(s) for s in streams)
+        (rng_chain, rng_agents, self.rng_oracle, rng_events, self.rng_yield, self.rng_disputes,
+         rng_actions, self.rng_react) = (np.random.default_rng(s) for s in streams)
         self.log = log if log is not None else FastLog()
         self.now = 0
         self.genesis = GENESIS_TIMESTAMP
-        rng = self.rng_agents
-        raw = rng.bytes(20 * config.users)
+        raw = rng_agents.bytes(20 * config.users)
         names = sorted({"0x" + raw[20 * i:20 * i + 20].hex() for i in range(config.users)})
         while len(names) < config.users:  # a collision of 160-bit draws: draw more
-            names = sorted(set(names) | {"0x" + rng.bytes(20).hex()})
+            names = sorted(set(names) | {"0x" + rng_agents.bytes(20).hex()})
         self.n = n = config.users
         c = config.agents
-        self.tops_up = rng.random(n) < c.topup_share
+        self.tops_up = rng_agents.random(n) < c.topup_share
         traders = ["0x" + self.rng_yield.bytes(20).hex() for _ in range(config.yields.traders)]
         self.core = core = Core(config, self.log, names, traders, self.genesis)
         self.trader_ids = list(range(n, n + len(traders)))
-        depth = max([int(e.params["depth"]) for e in config.schedule if e.kind == "reorg"], default=0)
-        self.chain = FastChain(core.min_conf, max_block_txs=config.bitcoin.max_block_txs, keep_blocks=depth)
-        self.addresses_of: list[list[int]] = [[] for _ in range(n)]
+        exo = Exogenous(config, rng_agents, rng_actions, rng_chain, rng_events, core.min_conf, self.genesis)
+        if workers is None:
+            workers = 2 if config.users >= 20_000 and len(os.sched_getaffinity(0)) >= 2 else 1
+        self.feeder = Feeder(exo, config.duration_s, in_child=workers >= 2)
         self.onboarded: list[int] = []
         self.drought_until = -1
         self.topup_pending = np.zeros(n, dtype=bool)
         core.on_needs_topup = self._needs_topup
-        # the heap: (t, class, sequence, handler, argument)
-        self._heap: list = []
+        self._heap: list = []  # (t, class, sequence, handler, argument)
         self._seq = 0
+        self._horizon = -1  # everything from outside up to this second is in the heap
+        self._ticks: list[dict] = []  # users' fee checks and withdrawals not yet looked at
         window = max(1, c.onboarding_window_s)
-        times = np.sort(rng.integers(0, window, size=n))
-        self.onboard_order = rng.permutation(n)
-        self.onboard_times = times
-        for i, at in enumerate(times.tolist()):
-            self._push(at, TIMER, self._onboard, int(self.onboard_order[i]))
         if traders:
             ttimes = np.sort(self.rng_yield.integers(0, window, size=len(traders)))
             for trader, at in zip(self.trader_ids, ttimes.tolist()):
                 self._push(at, TIMER, self._trader_onboard, trader)
-        self._push(max(1, int(round(self.rng_chain.exponential(config.bitcoin.mean_block_interval_s)))), BLOCK,
-                   self._block, None)
         self._push(config.oracle.poll_interval_s, POLL, self._poll, None)
         for item in sorted(config.schedule, key=lambda e: e.at_s):
-            self._push(item.at_s, SCHEDULED, self._apply, item)
+            if item.kind not in ("reorg", "deposit_burst"):  # those happen to the chain (Exogenous)
+                self._push(item.at_s, SCHEDULED, self._apply, item)
         if config.reserves.interval_s > 0:
             self._push(config.reserves.interval_s, RESERVES, self._reserves, None)
         self._push(0, SAMPLE, self._sample, None)
         self._push(0, ARRIVAL, self._claim_stream, None)
         self._push(0, ARRIVAL, self._dispute_stream, None)
         self._wakes_pushed: set[int] = set()
-        # users' actions, drawn a chunk at a time
-        rates = np.array([c.receive_per_day, c.spend_per_day, 1.0, c.withdraw_per_day, c.bind_extra_address_per_day])
-        self._rates_total = float(rates.sum()) / DAY
-        self._kind_cdf = np.cumsum(rates / rates.sum()) if rates.sum() > 0 else None
-        self._chunk_end = 0
-        self._actions = None
-        self._pos = 0
         # figures the run folder reads, named as on the reference world
         self.monitor = _Figures(core)
         self.metrics = _Metrics(self)
@@ -133,14 +120,19 @@ class FastWorld:
 
     def run(self, until: int | None = None, *, on_progress: Callable[[int], None] | None = None,
             step_s: int = 3_600) -> None:
-        end = self.config.duration_s if until is None else until
+        end = self.config.duration_s if until is None else min(until, self.config.duration_s)
         core = self.core
         heap = self._heap
         next_report = self.now + step_s
-        while heap and heap[0][0] < end:
-            t, cls, _, handler, arg = heap[0]
-            self._actions_until(t, cls)
-            heapq.heappop(heap)
+        while True:
+            while self._horizon < end and (not heap or heap[0][0] > self._horizon):
+                self._from_outside(end)
+            if not heap or heap[0][0] >= end:
+                break
+            t, cls = heap[0][0], heap[0][1]
+            if self._ticks:
+                self._run_ticks(t, cls > ACTIONS)
+            _, _, _, handler, arg = heapq.heappop(heap)
             if t != self.now:
                 self._advance(t)
             handler(t, arg)
@@ -151,10 +143,23 @@ class FastWorld:
             if on_progress is not None and t >= next_report:
                 on_progress(t)
                 next_report = t + step_s
-        self._actions_until(end, -1)
+        if self._ticks:
+            self._run_ticks(end, False)
         self._advance(end)
         if on_progress is not None:
             on_progress(end)
+
+    def _from_outside(self, end: int) -> None:
+        """Take the next block's worth from :class:`Exogenous` into the heap."""
+        horizon, items = self.feeder.next_batch()
+        self._horizon = horizon
+        for t, cls, kind, payload in items:
+            if kind == "btc_tx":
+                self.log.batch("btc_tx", payload.pop("t"), len(payload["txid"]), **payload)
+            elif kind == "ticks":
+                self._ticks.append(payload)
+            else:
+                self._push(t, cls, self._outside, (kind, payload))
 
     def _advance(self, t: int) -> None:
         """Close the current second (its end-of-instant checks, if anything changed) and move to ``t``."""
@@ -162,160 +167,83 @@ class FastWorld:
             self.core.end_of_instant(self.now)
         self.now = t
 
-    # ------------------------------------------------------------------ users' actions
+    # ------------------------------------------------------------------ what happens from outside
 
-    def _draw_chunk(self, start: int) -> None:
-        """Every action arriving in [start, start + CHUNK_S): times, users, kinds and their draws."""
-        end = start + CHUNK_S
-        rng = self.rng_actions
-        active_end = int(np.searchsorted(self.onboard_times, end - 1, side="right"))
-        rate = self._rates_total * active_end
-        count = int(rng.poisson(rate * CHUNK_S)) if rate > 0 else 0
-        times = np.sort(rng.integers(start, end, size=count))
-        active = np.searchsorted(self.onboard_times, times, side="right")
-        keep = rng.random(count) * active_end < active  # thinning while the population still grows
-        times, active = times[keep], active[keep]
-        count = len(times)
-        pick = (rng.random(count) * active).astype(np.int64)
-        c = self.config.agents
-        self._actions = {
-            "t": times,
-            "user": self.onboard_order[pick],
-            "kind": np.searchsorted(self._kind_cdf, rng.random(count), side="right"),
-            "address": rng.random(count),
-            "receive": rng.integers(c.receive_sats[0], c.receive_sats[1] + 1, size=count),
-            "fraction": rng.uniform(c.spend_fraction[0], c.spend_fraction[1], size=count),
-            "topup": rng.integers(c.prepay_wei[0], c.prepay_wei[1] + 1, size=count) if c.prepay_wei[1] < 2**62
-            else np.array([c.prepay_wei[0]] * count, dtype=object),
-        }
-        self._pos = 0
-        self._chunk_end = end
-
-    def _actions_until(self, t: int, cls: int) -> None:
-        """Run every action before second ``t`` (and those at ``t`` when the next event comes after them)."""
-        if self._kind_cdf is None:
-            return
-        inclusive = cls > ACTIONS
-        while True:
-            if self._actions is None:
-                if self._chunk_end >= self.config.duration_s:
-                    return
-                self._draw_chunk(self._chunk_end)
-            times = self._actions["t"]
-            stop = int(np.searchsorted(times, t, side="right" if inclusive else "left"))
-            if stop > self._pos:
-                self._run_actions(self._pos, stop)
-                self._pos = stop
-            if self._pos < len(times) or self._chunk_end > t or (not inclusive and self._chunk_end == t):
-                return
-            self._actions = None
-
-    def _run_actions(self, start: int, stop: int) -> None:
-        a = self._actions
-        kinds = a["kind"][start:stop]
+    def _outside(self, t: int, item) -> None:
+        kind, payload = item
         core = self.core
-        # a fee check tops up only a top-upper below the threshold: one comparison for the whole slice
-        checks = np.flatnonzero(kinds == CHECK_FEES)
-        due = set()
-        if len(checks):
-            users = a["user"][start:stop][checks]
-            low = (core.vault[users] < self.config.agents.topup_below_wei).astype(bool) & self.tops_up[users]
-            due = set((checks[low] + start).tolist())
-        times, who = a["t"], a["user"]
-        chain = self.chain
-        rows_t, rows_kind, rows_tx, rows_user, rows_addr, rows_amount = [], [], [], [], [], []
-        vault_touched: set[int] = set()
-        for k in range(start, stop):
-            kind = int(a["kind"][k])
-            if kind == CHECK_FEES and k not in due:
-                user = int(who[k])
-                if user not in vault_touched:
-                    continue
-            t = int(times[k])
-            user = int(who[k])
-            if kind == RECEIVE or kind == SPEND:
-                own = self.addresses_of[user]
-                address = own[int(a["address"][k] * len(own))]
-                if kind == RECEIVE:
-                    amount = int(a["receive"][k])
-                    tx = chain.deposit(address, amount)
-                    rows_kind.append("deposit")
-                else:
-                    amount = int(chain.spendable(address) * float(a["fraction"][k]))
-                    tx = chain.spend(address, amount)
-                    if tx is None:
-                        continue
-                    rows_kind.append("spend")
-                rows_t.append(t)
-                rows_tx.append(tx.number)
-                rows_user.append(user)
-                rows_addr.append(address)
-                rows_amount.append(amount)
-                continue
-            if t != self.now:
-                self._advance(t)
-            if kind == CHECK_FEES:
-                if self._may_top_up(user, t) and core.vault[user] < self.config.agents.topup_below_wei:
-                    self._top_up(t, user, int(a["topup"][k]))
-                    vault_touched.add(user)
-            elif kind == WITHDRAW:
-                if core.vault[user] > 0:
-                    core.withdraw(t, user)
-                    vault_touched.add(user)
-            elif kind == BIND:
-                self._bind(t, user)
-        if rows_t:
-            self.log.batch("btc_tx", np.asarray(rows_t, dtype=np.int64), len(rows_t), tx_kind=rows_kind,
-                           txid=np.asarray(rows_tx, dtype=np.int64), user=np.asarray(rows_user, dtype=np.int64),
-                           address=np.asarray(rows_addr, dtype=np.int64),
-                           amount=np.asarray(rows_amount, dtype=np.int64))
+        if kind == "block":
+            self.log.record(t, "btc_block", height=payload.height, hash=payload.hash, txs=payload.txs)
+            core.chain_change(payload)
+        elif kind == "onboard":
+            self._onboard(t, *payload)
+            self.onboarded.append(payload[0])
+        elif kind == "bind":
+            user, address = payload
+            self._register(t, user, address)
+        elif kind == "reorg":
+            if payload is None:
+                self.log.record(t, "reorg_skipped", reason="chain too short")
+                return
+            self.log.record(t, "btc_reorg", depth=payload.depth, fork_height=payload.fork_height,
+                            old_tip=payload.old_tip, new_tip=payload.hash, double_spent=list(payload.double_spent),
+                            dropped=list(payload.dropped), affected=len(payload.touched))
+            core.chain_change(payload)
+        elif kind == "deposit_burst":
+            if payload:
+                users, addresses, amounts, numbers = (np.array(column, dtype=np.int64) for column in zip(*payload))
+                self.log.batch("btc_tx", t, len(users), tx_kind=["deposit"] * len(users), txid=numbers, user=users,
+                               address=addresses, amount=amounts, burst=True)
+
+    def _run_ticks(self, t: int, inclusive: bool) -> None:
+        """Users' fee checks and withdrawals before second ``t`` (at ``t`` too when ``inclusive``): a check
+        tops up only a top-upper whose prepaid balance is low, so one comparison picks the few that may."""
+        core = self.core
+        threshold = self.config.agents.topup_below_wei
+        while self._ticks:
+            ticks = self._ticks[0]
+            times = ticks["t"]
+            stop = int(np.searchsorted(times, t, side="right" if inclusive else "left"))
+            if stop == 0:
+                return
+            users, withdraw = ticks["user"][:stop], ticks["withdraw"][:stop]
+            low = (core.vault[users] < threshold).astype(bool) | np.isin(users, users[withdraw])
+            for i in np.flatnonzero(withdraw | (low & self.tops_up[users])).tolist():
+                when, user = int(times[i]), int(users[i])
+                if when != self.now:
+                    self._advance(when)
+                if withdraw[i]:
+                    if core.vault[user] > 0:
+                        core.withdraw(when, user)
+                elif self._may_top_up(user, when) and core.vault[user] < threshold:
+                    self._top_up(when, user, int(ticks["topup"][i]))
+            if stop < len(times):
+                self._ticks[0] = {key: value[stop:] for key, value in ticks.items()}
+                return
+            self._ticks.pop(0)
 
     # ------------------------------------------------------------------ users
 
-    def _new_address(self) -> tuple[int, bytes]:
-        rng = self.rng_agents
-        network = self.config.bitcoin.network
-        if rng.random() < self.config.agents.taproot_share:
-            program = rng.bytes(32)
-            text, por = encode_p2tr(program, network), program
-        else:
-            program = rng.bytes(20)
-            text, por = encode_p2wpkh(program, network), b"\x00" * 12 + program
-        self.chain.add_addresses(1)
+    def _register(self, t: int, user: int, address: tuple, prepay: int = 0) -> None:
+        address_id, text, program = address
         self.core.add_addresses([text])
-        return len(self.core.addresses) - 1, por
-
-    def _register(self, t: int, user: int, prepay: int = 0) -> int:
-        address, program = self._new_address()
         salt = self.rng_oracle.bytes(32)
         checksum = binding_checksum(self.core.names[user], program, salt)
-        self.addresses_of[user].append(address)
-        self.core.register(t, user, address, program, METHOD_BIP322, checksum, prepay)
-        return address
+        self.core.register(t, user, address_id, program, METHOD_BIP322, checksum, prepay)
 
-    def _draw(self, bounds) -> int:
-        low, high = bounds
-        return int(self.rng_agents.integers(low, high + 1)) if high > low else int(low)
-
-    def _onboard(self, t: int, user: int) -> None:
-        c = self.config.agents
-        count = self._draw(c.addresses_per_user)
-        prepay = self._draw(c.prepay_wei)
-        via_committee = self.rng_agents.random() < self.config.oracle.register_with_prepay_share
-        for i in range(max(1, count)):
-            self._register(t, user, prepay if (i == 0 and via_committee) else 0)
+    def _onboard(self, t: int, user: int, addresses: list, prepay: int, via_committee: bool, number: int,
+                 initial: int) -> None:
+        for i, address in enumerate(addresses):
+            self._register(t, user, address, prepay if (i == 0 and via_committee) else 0)
         if not via_committee:
             if not self.core.deposit(t, self.core.names[user], user, prepay):
                 self.log.record(t, "agent_error", user=self.core.names[user], action="deposit", error="ZeroValue")
-        initial = self._draw(c.initial_btc_sats)
-        address = self.addresses_of[user][0]
-        tx = self.chain.deposit(address, initial)
-        self.log.batch("btc_tx", t, 1, tx_kind=["deposit"], txid=np.array([tx.number]), user=np.array([user]),
-                       address=np.array([address]), amount=np.array([initial]))
-        self.onboarded.append(user)
+        self.log.batch("btc_tx", t, 1, tx_kind=["deposit"], txid=np.array([number]), user=np.array([user]),
+                       address=np.array([addresses[0][0]]), amount=np.array([initial]))
 
-    def _bind(self, t: int, user: int) -> None:
-        self._register(t, user)
+    def _draw(self, bounds) -> int:
+        low, high = bounds
+        return int(self.rng_react.integers(low, high + 1)) if high > low else int(low)
 
     def _may_top_up(self, user: int, t: int) -> bool:
         return bool(self.tops_up[user]) and t >= self.drought_until
@@ -335,14 +263,7 @@ class FastWorld:
         if self._may_top_up(user, t):
             self._top_up(t, user, self._draw(self.config.agents.prepay_wei))
 
-    # ------------------------------------------------------------------ the chain and the committee
-
-    def _block(self, t: int, _) -> None:
-        change = self.chain.mine(t, self.genesis + t)
-        self.log.record(t, "btc_block", height=change.height, hash=change.hash, txs=change.txs)
-        self.core.chain_change(change)
-        gap = max(1, int(round(self.rng_chain.exponential(self.config.bitcoin.mean_block_interval_s))))
-        self._push(t + gap, BLOCK, self._block, None)
+    # ------------------------------------------------------------------ the committee
 
     def _poll(self, t: int, _) -> None:
         self.core.round(t, "poll")
@@ -433,17 +354,8 @@ class FastWorld:
     def apply(self, kind: str, params: dict, t: int | None = None) -> None:
         t = self.now if t is None else t
         core = self.core
-        if kind == "reorg":
-            depth = min(int(params["depth"]), self.chain.height)
-            if depth < 1:
-                self.log.record(t, "reorg_skipped", reason="chain too short")
-                return
-            change = self.chain.reorg(t, self.genesis + t, depth, self.rng_events, float(params.get("drop", 0.0)),
-                                      float(params.get("double_spend", 1.0)))
-            self.log.record(t, "btc_reorg", depth=change.depth, fork_height=change.fork_height,
-                            old_tip=change.old_tip, new_tip=change.hash, double_spent=list(change.double_spent),
-                            dropped=list(change.dropped), affected=len(change.touched))
-            core.chain_change(change)
+        if kind in ("reorg", "deposit_burst"):
+            raise ValueError(f"{kind} happens to the chain: it is Exogenous's, at its scheduled time")
         elif kind == "fee_drought":
             self.drought_until = max(self.drought_until, t + int(params["duration_s"]))
             self.log.record(t, "fee_drought", until=self.drought_until)
@@ -457,17 +369,6 @@ class FastWorld:
                         self._file(t, user, core.confirmed(user))
                     else:
                         self._file_frivolous(t, user)
-        elif kind == "deposit_burst":
-            share = float(params.get("users", 0.5))
-            low, high = tuple(params.get("sats", (10_000, 1_000_000)))
-            for user in list(self.onboarded):
-                if self.rng_events.random() < share:
-                    amount = int(self.rng_events.integers(low, high + 1)) if high > low else int(low)
-                    address = self.addresses_of[user][0]
-                    tx = self.chain.deposit(address, amount)
-                    self.log.batch("btc_tx", t, 1, tx_kind=["deposit"], txid=np.array([tx.number]),
-                                   user=np.array([user]), address=np.array([address]), amount=np.array([amount]),
-                                   burst=True)
         else:
             raise ValueError(f"unknown scheduled event kind {kind!r}")
 
@@ -476,6 +377,11 @@ class FastWorld:
     @property
     def env(self):
         return self
+
+    @property
+    def chain(self):
+        """The Bitcoin chain as the protocol saw it last (its tip height)."""
+        return _Figures(self.core, height="tip")
 
     def dispute_summary(self) -> dict:
         return self.core.dispute_summary()
@@ -518,8 +424,8 @@ class FastWorld:
         if self.config.check_invariants:
             core.finish(t)
         self.metrics.sample(t)
-        self.log.record(t, "world_end", total_supply=core.supply, btc_height=self.chain.height,
-                        users=core.registered_count)
+        self.log.record(t, "world_end", total_supply=core.supply, btc_height=core.tip, users=core.registered_count)
+        self.feeder.close()
         self.log.flush()
 
 
@@ -549,7 +455,7 @@ class _Metrics:
 
     def sample(self, t: int | None = None) -> dict:
         w = self.world
-        row = metrics_row(w.core, w.now if t is None else t, w.chain.height)
+        row = metrics_row(w.core, w.now if t is None else t, w.core.tip)
         self.rows.append(row)
         for listener in self.on_row:
             listener(row)
