@@ -31,8 +31,10 @@ from contracts_model.params import YieldParams
 from contracts_model.proof_of_reserves import MerkleTree, leaf_hash, process_proof
 from contracts_model.keccak import _keccak_256
 from sim.fast.chain import ChainChange
+from sim.fast.ledger import FastLedger
 from sim.fast.records import EMERGENCY_REASON, USDT_SCALE, ZERO, Context, FastLog
-from sim.invariants import Violation, Window
+from sim.invariants import Violations, Window
+from sim.oracle_service import MAX_BACKOFF_S
 from sim.protocol.deployment import Accounts
 
 ACCRUAL_DIVISOR = 10_000 * 31_536_000 * 100
@@ -108,7 +110,8 @@ class Core:
         self.y = params.yield_params or YieldParams()
         accounts = Accounts()
         self.committee = accounts.committee
-        plan = deployment_plan(params, accounts.deployer, accounts.committee, accounts.fee_collector)
+        plan = deployment_plan(params, {"deployer": accounts.deployer, "committee": accounts.committee,
+                                        "fee_collector": accounts.fee_collector})
         self.contracts = {step.contract: step.address for step in plan}
         self.bt = config.evm_block_time_s
         self.n = n = len(users)
@@ -138,7 +141,8 @@ class Core:
         self.needs_topup: set[int] = set()
         self.emergency: set[int] = set()
         self.deferred: set[int] = set()
-        self.stuck: set[int] = set()
+        #: user -> (refusals in a row, earliest retry): syncs the contract refused, retried with back-off
+        self.backoff: dict[int, tuple[int, int]] = {}
         self.offline_until = -1
         self.last_sync_block = np.full(n, -1, dtype=np.int64)
         self.dirty_since = np.full(n, -1, dtype=np.int64)
@@ -200,13 +204,15 @@ class Core:
         self.g_claimed_total = 0
         self.g_mult = self.mult
         # ---- the backing monitor
-        self.mon_rbtc = np.zeros(n, dtype=np.int64)
         self.mon_conf = np.zeros(n, dtype=np.int64)
-        self.total_rbtc = 0
+        self.total_rbtc = 0  # the ledger's total as of the last end of instant
         self.total_confirmed = 0
         self.open: dict[int, Window] = {}
         self.closed: list[Window] = []
-        self.violations: list[Violation] = []
+        self._t = 0
+        self.violations = Violations(log, lambda: self._t)
+        self.reverts: Counter = Counter()  # (contract, function, error) -> count
+        self.yield_paths: Counter = Counter()
         self.min_ratio: float | None = None
         self.interval_min_ratio: float | None = None
         self.checks = 0
@@ -220,6 +226,7 @@ class Core:
         self.reorged: set[int] = set()
         self.changed = False  # something happened this instant: the end-of-instant check is due
         self.slack = self.delay_s + self.bt
+        self.ledger = FastLedger(self)
         # ---- metrics, yields, disputes, reserves
         self.ops: Counter = Counter()
         self.kinds: Counter = Counter()
@@ -240,18 +247,24 @@ class Core:
     def evm_block(self, t: int) -> int:
         return 1 + t // self.bt
 
-    def violate(self, t: int, invariant: str, actor: str, message: str, **values) -> None:
-        violation = Violation(invariant, self.log.count, t, actor, values, message)
-        self.violations.append(violation)
-        fields = violation.as_dict()
-        del fields["t"]
-        self.log.record(t, "invariant_violation", **fields)
+    def violate(self, t: int, invariant: str, actor: str, message: str, *, function: str | None = None,
+                **values) -> None:
+        """Record a violation in the sink every monitor reports to (:class:`sim.invariants.Violations`)."""
+        self._t = t
+        self.violations(invariant, actor, message, function=function, **values)
 
     def quote(self, delta: np.ndarray) -> np.ndarray:
-        """FeePolicy.quoteFees, exactly: fixed + (delta > 0 ? delta * weiPerSat * pctBps / 10000 : 0)."""
+        """FeePolicy.quoteFees, exactly: fixed + (delta > 0 ? delta * weiPerSat * pctBps / 10000 : 0).
+
+        In ``int64`` when the largest possible result, computed in Python integers, fits; in Python
+        integers otherwise (a fee in wei outgrows 64 bits for large deltas or prices)."""
         p = self.params
-        positive = np.where(delta > 0, delta, 0).astype(object)
-        return positive * p.wei_per_sat * p.pct_bps // 10_000 + p.fixed_wei
+        positive = np.maximum(delta, 0)
+        rate = p.wei_per_sat * p.pct_bps
+        top = int(positive.max()) if len(positive) else 0
+        if top * rate + p.fixed_wei < INT64_SAFE:
+            return positive * rate // 10_000 + p.fixed_wei
+        return positive.astype(object) * rate // 10_000 + p.fixed_wei
 
     def _tx(self, t: int, sender: str, contract: str, function: str, args: tuple, events: list, value: int = 0,
             status: str = "ok", error: str | None = None) -> None:
@@ -262,6 +275,9 @@ class Core:
         self.log.record(t, "evm_tx", **record)
         if status == "ok":
             self.changed = True
+            self.ledger.access(t, sender, contract, function)
+        else:
+            self.reverts[(contract, function, f"{error}()")] += 1
 
     def _op(self, t: int, op: str, user: int, delta: int, confirmed: int, recorded: int, **extra) -> None:
         self.ops[op] += 1
@@ -352,6 +368,8 @@ class Core:
         self.vault[user] += wei
         self.vault_total += wei
         self._tx(t, sender, contract, function, args, [["FeeVault", "Deposited", (self.names[user], wei)]], value=wei)
+        self.ledger.deposit(t, user, wei, f"{contract}.{function}")
+        self.mirror_candidates.add(user)
         if user in self.needs_topup:  # the committee lets a waiting user through at the next round
             self.needs_topup.discard(user)
             self.mirror_candidates.add(user)
@@ -367,6 +385,8 @@ class Core:
         self.vault[user] = 0
         self.vault_total -= held
         self._tx(t, name, "FeeVault", "withdrawUnused", (), [["FeeVault", "Withdrawn", (name, held)]])
+        self.ledger.withdraw(t, user, held)
+        self.mirror_candidates.add(user)
         return True
 
     # ====================================================================== oracle rounds
@@ -383,7 +403,9 @@ class Core:
         if t < self.offline_until:
             return
         self.rounds += 1
-        candidates = self.oracle_pending | self.deferred | self.stuck
+        candidates = self.oracle_pending | self.deferred
+        if self.backoff:
+            candidates.update(user for user, (_, retry_at) in self.backoff.items() if retry_at <= t)
         self.oracle_pending = set()
         reorged, self.oracle_reorged = self.oracle_reorged, False
         self.oracle_cursor = self.chain_cursor
@@ -410,7 +432,9 @@ class Core:
         if zero.any():
             idle = users[zero]
             self.dirty_since[idle] = -1
-            self.stuck.difference_update(idle.tolist())
+            if self.backoff:
+                for user in idle.tolist():
+                    self.backoff.pop(user, None)
             outcome["none"] += int(zero.sum())
         block = self.evm_block(t)
         defer = (~zero) & (delta > 0) & (delta < self.threshold) & (self.last_sync_block[users] == block)
@@ -429,7 +453,7 @@ class Core:
             return outcome
         users, conf, rec, delta = users[act], conf[act], rec[act], delta[act]
         fee = self.quote(delta)
-        short = (delta > 0) & (self.vault[users] < fee)
+        short = (delta > 0) & (self.vault[users] < fee) & self.config.oracle.precheck_fees
         if short.any():
             self._mark_needs_topup(t, users[short], delta[short], conf[short], rec[short], fee[short])
             outcome["needs_topup"] += int(short.sum())
@@ -451,6 +475,14 @@ class Core:
                 for user in fresh.tolist():
                     self.on_needs_topup(t, user)
 
+    def _refused(self, t: int, user: int, error: str, delta: int, confirmed: int, recorded: int, fee) -> None:
+        """OracleService._refused: log the refusal and schedule the retry with bounded back-off."""
+        refusals = self.backoff.get(user, (0, 0))[0] + 1
+        wait = min(self.poll_s * 2 ** min(refusals - 1, 30), MAX_BACKOFF_S)
+        self.backoff[user] = (refusals, t + wait)
+        self._op(t, "error", user, delta, confirmed, recorded, fee=fee, error=error, call="OracleAggregator.sync",
+                 retry_in_s=wait)
+
     def _sync(self, t, users, conf, rec, delta, fee, block, outcome) -> None:
         """OracleAggregator.sync for each user (the contract's own view), then the committee's bookkeeping."""
         names = self.names
@@ -468,17 +500,18 @@ class Core:
         failed = capped | burn_exceeds
         ok = plain & ~burn_exceeds
         emerg &= ~burn_exceeds
-        # -- reverted syncs: the committee retries them every round
+        # -- reverted syncs: the committee retries them with back-off
         for i in np.flatnonzero(failed).tolist():
             user = int(users[i])
             error = "FeeCapExceeded" if capped[i] else "BurnExceeds"
             self._tx(t, self.committee, "OracleAggregator", "sync", (names[user], int(conf[i]), b""), [],
                      status="revert", error=error)
-            self.stuck.add(user)
-            self._op(t, "error", user, int(delta[i]), int(conf[i]), int(rec[i]), fee=fee[i], error=error)
+            self._refused(t, user, error, int(delta[i]), int(conf[i]), int(rec[i]), fee[i])
         outcome["error"] += int(failed.sum())
         applied = ~failed
-        self.stuck.difference_update(users[applied].tolist())
+        if self.backoff:
+            for user in users[applied].tolist():
+                self.backoff.pop(user, None)
         self.last_sync_block[users[applied]] = block
         # -- the contract: mints, burns, fees
         change = np.where(ok, d, 0) - np.where(emerg, prev, 0)  # the supply change of each user's sync
@@ -489,7 +522,7 @@ class Core:
         if paid.any():
             payers = users[paid]
             self.vault[payers] = self.vault[payers] - fee_c[paid]
-            spent = int(fee_c[paid].sum())
+            spent = sum(fee_c[paid].tolist())
             self.collected += spent
             self.fees += spent
             self.vault_total -= spent
@@ -498,8 +531,21 @@ class Core:
             self.total_emergency_burns += int(emerg.sum())
         supply_after = self.supply + np.cumsum(change)
         self.supply = int(supply_after[-1]) if len(change) else self.supply
+        moved = ok | emerg
+        if moved.any():  # the Transfer events, as an indexer counts them
+            self.ledger.from_events[users[moved]] += change[moved]
         if applied.any():
             self.changed = True
+            done = users[applied]
+            received = np.where(paid, fee_c, 0)[applied]
+            for i in np.flatnonzero(topup).tolist():  # the contract's NeedsTopUp is a transaction too
+                user = names[int(users[i])]
+                self._tx(t, self.committee, "OracleAggregator", "sync", (user, int(conf[i]), b""),
+                         [["OracleAggregator", "NeedsTopUp", (user,)]])
+            for i in np.flatnonzero(applied & (d == 0)).tolist():  # a sync without events
+                self._tx(t, self.committee, "OracleAggregator", "sync", (names[int(users[i])], int(conf[i]), b""), [])
+            self.ledger.access(t, self.committee, "OracleAggregator", "sync")
+            self.ledger.syncs(t, done, conf[applied], received, topup[applied])
         # -- the committee's view of the outcome
         if ok.any():
             synced = users[ok]
@@ -519,6 +565,7 @@ class Core:
             for user in back:
                 self.burned_flag[user] = False
                 self._tx(t, self.committee, "OracleAggregator", "resetEmergencyBurnStatus", (names[user],), [])
+                self.ledger.reset(t, user)
                 self.emergency.discard(user)
                 c = int(self.recorded[user])
                 self._op(t, "emergency_reset", user, 0, c, c)
@@ -533,32 +580,12 @@ class Core:
                            confirmed=conf[emerg], recorded=rec[emerg], burned=prev[emerg])  # op burned = recorded
             still = burned_users[conf[emerg] > 0]
             self.deferred.update(still.tolist())
-        for i in np.flatnonzero(topup).tolist():  # the vault changed between quote and sync
-            user = int(users[i])
-            self._tx(t, self.committee, "OracleAggregator", "sync", (names[user], int(conf[i]), b""),
-                     [["OracleAggregator", "NeedsTopUp", (names[user],)]])
-            self.needs_topup.add(user)
-            self._op(t, "needs_topup", user, int(delta[i]), int(conf[i]), int(rec[i]), fee=fee[i])
-            outcome["needs_topup"] += 1
-        idle_c = applied & (d == 0)  # the contract saw no change: a transaction without events
-        for i in np.flatnonzero(idle_c).tolist():
-            user = int(users[i])
-            self._tx(t, self.committee, "OracleAggregator", "sync", (names[user], int(conf[i]), b""), [])
-            since = int(self.dirty_since[user])
-            self.dirty_since[user] = -1
-            self.recorded[user] = conf[i]
-            self.needs_topup.discard(user)
-            self.sync_delays[t - since if since >= 0 else 0] += 1
-            outcome["sync"] += 1
-            self._op(t, "sync", user, int(delta[i]), int(conf[i]), int(rec[i]), fee=fee[i],
-                     delay_s=t - since if since >= 0 else 0)
-        # -- the monitors see the Transfer events
-        moved = ok | emerg
-        if moved.any():
-            movers = users[moved]
-            self.mon_rbtc[movers] += change[moved]
-            self.total_rbtc += int(change[moved].sum())
-            self.mon_dirty.update(movers.tolist())
+        if topup.any():  # the contract refused it (no pre-check, or the vault changed meanwhile)
+            self._mark_needs_topup(t, users[topup], delta[topup], conf[topup], rec[topup], fee[topup])
+            outcome["needs_topup"] += int(topup.sum())
+        for i in np.flatnonzero(applied & (d == 0)).tolist():  # returned without saying what it did: refused
+            self._refused(t, int(users[i]), "SilentSync", int(delta[i]), int(conf[i]), int(rec[i]), fee[i])
+            outcome["error"] += 1
         # -- the yield flow: join, update or burn each participant, in the same order
         if self.config.yields.join_holders and moved.any():
             self._pool_after_sync(t, users, ok, emerg, conf, prev, change, supply_after)
@@ -599,6 +626,7 @@ class Core:
         supply = supply_after[pooled]
         is_join, is_burn = join[pooled], burn[pooled]
         existing = ~is_join
+        owed_before = self._owed_many(who, now)  # what the yield monitor reads before each write
         # the pool: accrue the index (once: no time passes within the instant), checkpoint, re-base
         self._accrue(now)
         ex = who[existing]
@@ -625,6 +653,8 @@ class Core:
         usdt = self.total_usdt
         # records (a holder's update, join or emergency report, with the scale refresh it ends with)
         upd = ~is_join & ~is_burn
+        self.yield_paths["contribution_update"] += int(upd.sum())
+        self.yield_paths["pool_emergency_burn"] += int(is_burn.sum())
         if upd.any():
             self.log.batch("pool_update", t, int(upd.sum()), user=who[upd], old=old[upd], new=new[upd],
                            scale=scale[upd], usdt=usdt, supply=supply[upd], rate=rate[upd])
@@ -643,22 +673,37 @@ class Core:
         transfers = change  # the Transfer amounts of the round, signed, in order
         g_supply = self.g_supply + np.cumsum(transfers)
         self.g_supply = int(g_supply[-1])
-        self._ghost(t, who, is_join, new, g_supply[pooled], rate, join_amount=new)
+        self._ghost(t, who, is_join, new, g_supply[pooled], rate, join_amount=new, owed_before=owed_before,
+                    functions=np.where(is_join, "joinAsBitcoinHolder",
+                                       np.where(is_burn, "emergencyBurn", "updateRBTCContribution")))
+
+    def _owed_many(self, who: np.ndarray, now: int) -> list:
+        """calculateYieldOwed for each of ``who`` (None for one that is not a participant)."""
+        index = self.index + self.rate * (now - self.index_at)
+        mult = [int(m) for m in self.mult]
+        return [None if k < 0 else e + (u if k == TRADER else b) * (index - i) * mult[tier] // ACCRUAL_DIVISOR - c
+                for k, e, u, b, i, tier, c in zip(self.p_kind[who].tolist(), self.p_earned[who].tolist(),
+                                                  self.p_usdt[who].tolist(), self.p_rbtc[who].tolist(),
+                                                  self.p_index[who].tolist(), self.p_tier[who].tolist(),
+                                                  self.p_claimed[who].tolist())]
 
     def _checkpoint(self, who: np.ndarray, now: int) -> None:
-        """YieldScalesPool._checkpoint for each participant of ``who`` (the index is current)."""
-        kind = self.p_kind[who]
-        base = np.where(kind == TRADER, self.p_usdt[who], self.p_rbtc[who].astype(object))
-        accrued = base * (self.index - self.p_index[who]) * self.mult[self.p_tier[who]] // ACCRUAL_DIVISOR
-        self.p_earned[who] = self.p_earned[who] + accrued
-        self.p_index[who] = self.index
+        """YieldScalesPool._checkpoint for each participant of ``who`` (the index is current); the
+        products outgrow 64 bits, so they are Python integers."""
+        index, mult = self.index, [int(m) for m in self.mult]
+        usdt = self.p_usdt[who].tolist()
+        bases = [u if k == TRADER else b for k, u, b in zip(self.p_kind[who].tolist(), usdt, self.p_rbtc[who].tolist())]
+        self.p_earned[who] = _obj([e + b * (index - i) * mult[tier] // ACCRUAL_DIVISOR for e, b, i, tier in
+                                   zip(self.p_earned[who].tolist(), bases, self.p_index[who].tolist(),
+                                       self.p_tier[who].tolist())])
+        self.p_index[who] = index
         self.p_tier[who] = self._tier(now - self.p_joined[who])
 
     # ====================================================================== the ghost ledger (invariant 7)
 
     def _ghost(self, t: int, who: np.ndarray, is_join: np.ndarray, new_base: np.ndarray, supply: np.ndarray,
-               reported: np.ndarray, *, join_amount: np.ndarray, claimed: np.ndarray | None = None,
-               kind: int = HOLDER) -> None:
+               reported: np.ndarray, *, join_amount: np.ndarray, kind: int = HOLDER, owed_before: list | None = None,
+               functions=None) -> None:
         """YieldMonitor._on_transaction for pool writes to ``who`` at one instant, in order."""
         now = self.genesis + t
         self.g_index += self.g_rate * (now - self.g_index_at)
@@ -666,18 +711,27 @@ class Core:
         ex = who[~is_join]
         if len(ex):
             self._ghost_weigh(ex, -1)
-            base = self.g_base[ex]
-            accrued = base * (self.g_index - self.g_ckpt[ex]) * self.g_mult[self.g_tier[ex]]
-            self.g_earned[ex] = self.g_earned[ex] + accrued
-            self.g_earned_total += int(accrued.sum())
-            self.g_ckpt[ex] = self.g_index
+            index, mult = self.g_index, [int(m) for m in self.g_mult]
+            base = self.g_base[ex].tolist()
+            accrued = [b * (index - c) * mult[tier] for b, c, tier in
+                       zip(base, self.g_ckpt[ex].tolist(), self.g_tier[ex].tolist())]
+            self.g_earned[ex] = _obj([e + a for e, a in zip(self.g_earned[ex].tolist(), accrued)])
+            self.g_earned_total += sum(accrued)
+            self.g_ckpt[ex] = index
+            tiers_before = self.g_tier[ex]
             self.g_tier[ex] = self._tier(now - self.g_joined[ex])
+            for kind_code, tier in zip(self.g_kind[ex][self.g_tier[ex] > tiers_before].tolist(),
+                                       self.g_tier[ex][self.g_tier[ex] > tiers_before].tolist()):
+                self.yield_paths[f"tier:{'holder' if kind_code == HOLDER else 'trader'}:"
+                                 f"{('bronze', 'silver', 'gold')[tier]}"] += 1
             self.g_checkpoints[ex] += 1
-            self.g_base_seconds[ex] = self.g_base_seconds[ex] + base * (now - self.g_changed[ex])
+            self.g_base_seconds[ex] = _obj([s + b * (now - c) for s, b, c in
+                                            zip(self.g_base_seconds[ex].tolist(), base, self.g_changed[ex].tolist())])
             self.g_changed[ex] = now
-            self.g_base[ex] = new_base[~is_join].astype(object) if new_base.dtype != object else new_base[~is_join]
+            self.g_base[ex] = _obj(new_base[~is_join].tolist())
         jn = who[is_join]
         if len(jn):
+            self.yield_paths["join_holder" if kind == HOLDER else "join_trader"] += len(jn)
             self.g_present[jn] = True
             self.g_kind[jn] = kind
             self.g_base[jn] = join_amount[is_join].astype(object)
@@ -689,36 +743,59 @@ class Core:
             self.g_checkpoints[jn] = 0
             self.g_base_seconds[jn] = 0
             self.g_changed[jn] = now
-        if claimed is not None:
-            self._ghost_claims(t, ex, claimed)
         self._ghost_weigh(who, +1)
+        self._ghost_reads(t, who, owed_before, functions)
         peak = np.maximum.accumulate(np.maximum(supply, self.g_peak))
         self.g_peak = int(peak[-1])
         y = self.y
-        expected = [min(y.max_rate, y.base_rate * (s * 100 // pk) * 100 // 10_000)
-                    for s, pk in zip(supply.tolist(), peak.tolist())]
-        self.g_rate = expected[-1]
-        wrong = np.flatnonzero(np.asarray(reported, dtype=object) != np.asarray(expected, dtype=object))
+        if y.base_rate * 100 * 100 < INT64_SAFE and y.max_rate < INT64_SAFE:  # scales are at most 100
+            expected = np.minimum(y.base_rate * (supply * 100 // peak) * 100 // 10_000, y.max_rate)
+            self.g_rate = int(expected[-1])
+        else:
+            expected = _obj([min(y.max_rate, y.base_rate * (s * 100 // pk) * 100 // 10_000)
+                             for s, pk in zip(supply.tolist(), peak.tolist())])
+            self.g_rate = expected[-1]
+        wrong = np.flatnonzero(np.asarray(reported) != expected)
         for i in wrong.tolist():
             self.violate(t, "yield", self.names[int(who[i])], "the pool's rate differs from the rate the scales "
-                         "prescribe", pool_rate=int(reported[i]), expected_rate=expected[i])
+                         "prescribe", function=f"YieldScalesPool.{functions[i] if functions is not None else 'joinAsTrader'}",
+                         pool_rate=int(reported[i]), expected_rate=int(expected[i]))
+
+    def _ghost_reads(self, t: int, who: np.ndarray, owed_before: list | None, functions) -> None:
+        """The yield monitor's reads after pool writes that are not claims: owed never falls, the tier is the
+        one time in the pool gives, claimed + owed is the exact accrual up to rounding."""
+        owed_after = [e - c for e, c in zip(self.p_earned[who].tolist(), self.p_claimed[who].tolist())]
+        exact = self.g_earned[who].tolist()
+        claimed = self.g_claimed[who].tolist()
+        checkpoints = self.g_checkpoints[who].tolist()
+        fell = owed_before is not None and any(b is not None and a < b for a, b in zip(owed_after, owed_before))
+        wrong_tier = (self.p_tier[who] != self.g_tier[who]).any()
+        off = any(not 0 <= x - (c + a) * ACCRUAL_DIVISOR < (k + 1) * ACCRUAL_DIVISOR
+                  for x, c, a, k in zip(exact, claimed, owed_after, checkpoints))
+        if not (fell or wrong_tier or off):
+            return
+        for i, user in enumerate(who.tolist()):
+            name = self.names[user]
+            label = f"YieldScalesPool.{functions[i] if functions is not None else 'joinAsTrader'}"
+            before = owed_before[i] if owed_before is not None else None
+            if before is not None and owed_after[i] < before:
+                self.violate(t, "yield", name, "owed yield fell across a write that is not a claim", function=label,
+                             owed_before=before, owed_after=owed_after[i])
+            if self.p_tier[user] != self.g_tier[user]:
+                self.violate(t, "yield", name, "the participant's tier differs from the one its time in the pool "
+                             "gives", function=label, tier=int(self.p_tier[user]), expected_tier=int(self.g_tier[user]),
+                             days_in_pool=(self.genesis + t - int(self.g_joined[user])) // 86_400,
+                             kind="holder" if self.g_kind[user] == HOLDER else "trader")
+            if not 0 <= exact[i] - (claimed[i] + owed_after[i]) * ACCRUAL_DIVISOR < (checkpoints[i] + 1) * ACCRUAL_DIVISOR:
+                self.violate(t, "yield", name, "accrued yield differs from the exact accrual by more than rounding",
+                             function=label, claimed_plus_owed=claimed[i] + owed_after[i],
+                             exact=exact[i] / ACCRUAL_DIVISOR, checkpoints=checkpoints[i])
 
     def _ghost_weigh(self, who: np.ndarray, sign: int) -> None:
-        weight = self.g_base[who] * self.g_mult[self.g_tier[who]]
-        self.g_weight += sign * int(weight.sum())
-        self.g_weighted += sign * int((weight * self.g_ckpt[who]).sum())
-
-    def _ghost_claims(self, t: int, who: np.ndarray, paid: np.ndarray) -> None:
-        for user, amount in zip(who.tolist(), paid.tolist()):
-            self.g_claimed[user] += amount
-            self.g_claimed_total += amount
-            earned, claimed = self.g_earned[user], self.g_claimed[user]
-            if claimed * ACCRUAL_DIVISOR > earned:
-                self.violate(t, "yield", self.names[user], "a claim took more than had accrued", claimed=claimed,
-                             accrued=earned / ACCRUAL_DIVISOR)
-            elif earned - claimed * ACCRUAL_DIVISOR >= int(self.g_checkpoints[user]) * ACCRUAL_DIVISOR:
-                self.violate(t, "yield", self.names[user], "accrued yield was lost before the claim", claimed=claimed,
-                             accrued=earned / ACCRUAL_DIVISOR, checkpoints=int(self.g_checkpoints[user]))
+        mult = [int(m) for m in self.g_mult]
+        weights = [b * mult[tier] for b, tier in zip(self.g_base[who].tolist(), self.g_tier[who].tolist())]
+        self.g_weight += sign * sum(weights)
+        self.g_weighted += sign * sum(w * c for w, c in zip(weights, self.g_ckpt[who].tolist()))
 
     def owed_total(self, now: int) -> float:
         index = self.g_index + self.g_rate * (now - self.g_index_at)
@@ -748,7 +825,10 @@ class Core:
         """A participant claims (if anything is owed), as YieldFlow.claim does. One participant at one
         instant: plain integers (the batched path is for rounds)."""
         now = self.genesis + t
-        if self.p_kind[user] < 0 or self.owed(user, now) == 0:
+        if self.p_kind[user] < 0:
+            return
+        owed_before = self.owed(user, now)
+        if owed_before == 0:
             return
         self._accrue(now)
         # checkpoint
@@ -777,9 +857,9 @@ class Core:
         self.changed = True
         self.claims += 1
         self.claimed += amount
-        self._ghost_claim(t, user, amount, rate)
+        self._ghost_claim(t, user, owed_before, rate)
 
-    def _ghost_claim(self, t: int, user: int, paid: int, reported: int) -> None:
+    def _ghost_claim(self, t: int, user: int, owed_before: int, reported: int) -> None:
         """YieldMonitor._on_transaction for one claimYield (plain integers)."""
         now = self.genesis + t
         self.g_index += self.g_rate * (now - self.g_index_at)
@@ -799,17 +879,32 @@ class Core:
         self.g_checkpoints[user] += 1
         self.g_base_seconds[user] += base * (now - int(self.g_changed[user]))
         self.g_changed[user] = now
-        self._ghost_claims(t, np.array([user]), np.array([paid], dtype=object))
+        label = "YieldScalesPool.claimYield"
+        name = self.names[user]
+        paid = self.p_claimed[user] - self.g_claimed[user]  # read from the pool's record of the participant
+        self.g_claimed[user] += paid
+        self.g_claimed_total += paid
+        self.yield_paths["claim"] += 1
+        if paid != owed_before:
+            self.violate(t, "yield", name, "a claim paid other than what the participant was owed", function=label,
+                         paid=paid, owed_before=owed_before)
+        owed_after = self.p_earned[user] - self.p_claimed[user]
+        if owed_after != 0:
+            self.violate(t, "yield", name, "a claim left yield owed", function=label, owed_after=owed_after)
+        if self.g_claimed[user] * ACCRUAL_DIVISOR > self.g_earned[user]:
+            self.violate(t, "yield", name, "a claim took more than had accrued", function=label,
+                         claimed=self.g_claimed[user], accrued=self.g_earned[user] / ACCRUAL_DIVISOR)
         mult = int(self.g_mult[tier])
         self.g_weight += base * mult
         self.g_weighted += base * mult * self.g_index
+        self._ghost_reads(t, np.array([user]), None, ["claimYield"])
         if self.g_supply > self.g_peak:
             self.g_peak = self.g_supply
         expected = min(y.max_rate, y.base_rate * (self.g_supply * 100 // self.g_peak) * 100 // 10_000)
         self.g_rate = expected
         if reported != expected:
-            self.violate(t, "yield", self.names[user], "the pool's rate differs from the rate the scales prescribe",
-                         pool_rate=reported, expected_rate=expected)
+            self.violate(t, "yield", name, "the pool's rate differs from the rate the scales prescribe",
+                         function=label, pool_rate=reported, expected_rate=expected)
 
     def trader_join(self, t: int, trader: int, usdt: int) -> bool:
         """YieldScalesPool.joinAsTrader by the committee: a new trader, or more USDT for one."""
@@ -820,8 +915,9 @@ class Core:
                      error="InvalidAmount")
             self.log.record(t, "yield_error", function="joinAsTrader", user=name, error="InvalidAmount")
             return False
-        self._accrue(now)
         who = np.array([trader], dtype=np.int64)
+        owed_before = self._owed_many(who, now)
+        self._accrue(now)
         joined = self.p_kind[trader] < 0
         if joined:
             self.p_kind[trader] = TRADER
@@ -849,10 +945,11 @@ class Core:
                   ["YieldScalesPool", "ParticipantJoined", (name, TRADER, usdt)]])
         if joined:
             self._ghost(t, who, np.array([True]), _obj([usdt]), np.array([self.g_supply], dtype=np.int64), rate,
-                        join_amount=_obj([usdt]), kind=TRADER)
+                        join_amount=_obj([usdt]), kind=TRADER, functions=["joinAsTrader"])
         else:
             self._ghost(t, who, np.array([False]), _obj([self.g_base[trader] + usdt]),
-                        np.array([self.g_supply], dtype=np.int64), rate, join_amount=_obj([0]))
+                        np.array([self.g_supply], dtype=np.int64), rate, join_amount=_obj([0]),
+                        owed_before=owed_before, functions=["joinAsTrader"])
         return joined
 
     # ====================================================================== disputes (invariant 6)
@@ -1046,6 +1143,7 @@ class Core:
         """BackingMonitor._end_of_instant: re-read every touched user, windows, totals, mirroring."""
         self.changed = False
         self.checks += 1
+        self.total_rbtc = self.ledger.rbtc_total
         new_tip = self.mon_cursor != self.chain_cursor
         self.mon_cursor = self.chain_cursor
         if self.mon_dirty:
@@ -1054,7 +1152,7 @@ class Core:
             conf = self.user_conf[dirty]
             self.total_confirmed += int((conf - self.mon_conf[dirty]).sum())
             self.mon_conf[dirty] = conf
-            held = self.mon_rbtc[dirty]
+            held = self.ledger.rbtc[dirty]  # rBTC as the ledger last read it from the chain
             excess = held - conf
             self.mirror_candidates.update(dirty.tolist())
             off = excess != 0
@@ -1117,12 +1215,15 @@ class Core:
         suspects = (self.mirror_candidates | self.prev_deferred) & self.out_of_sync
         self.mirror_candidates = set()
         self.prev_deferred = set(self.deferred)
+        may_wait = self.ledger.may_wait
         for user in sorted(suspects):
-            if user in self.needs_topup or user in self.deferred or user in self.open or user in self.mirror_flagged:
+            if user in self.deferred or user in self.open or user in self.mirror_flagged:
+                continue
+            if may_wait(user, int(self.mon_conf[user])):
                 continue
             self.mirror_flagged.add(user)
             self.violate(t, "mirroring", self.names[user], "after a settled oracle round a user that is not waiting "
-                         "for a top-up holds rBTC different from its confirmed BTC", rbtc=int(self.mon_rbtc[user]),
+                         "for a top-up holds rBTC different from its confirmed BTC", rbtc=int(self.ledger.rbtc[user]),
                          confirmed_btc=int(self.mon_conf[user]))
 
     def windows(self) -> list[Window]:
@@ -1133,14 +1234,14 @@ class Core:
     def finish(self, t: int) -> None:
         """Invariant 2 at world scale and the ghost ledger's final comparison, as World.finish does."""
         users = np.flatnonzero(self.registered)
-        recorded = int(self.last_sats[users].sum())
-        balances = int(self.rbtc[users].sum())
-        if self.supply != recorded or self.supply != balances:
-            self.violate(t, "consistency", "system", "totalSupply differs from the sum of lastSats or of balances",
-                         total_supply=self.supply, sum_last_sats=recorded, sum_balances=balances)
-        for user in users[self.rbtc[users] != self.mon_rbtc[users]].tolist():
-            self.violate(t, "consistency", self.names[user], "balanceOf differs from the Transfer events",
-                         balance=int(self.rbtc[user]), from_events=int(self.mon_rbtc[user]))
+        self.ledger.final_check(t, users)
+        self._final_yield(t)
+        if self.config.yields.join_holders:  # the wiring monitor: every holder of rBTC joined the pool
+            for user in users[(self.ledger.rbtc[users] > 0) & (self.p_kind[users] < 0)].tolist():
+                self.violate(t, "wiring", self.names[user], "a holder of rBTC never became a pool participant",
+                             function="YieldScalesPool.joinAsBitcoinHolder")
+
+    def _final_yield(self, t: int) -> None:
         now = self.genesis + t
         index = self.g_index + self.g_rate * (now - self.g_index_at)
         present = np.flatnonzero(self.g_present)
@@ -1148,11 +1249,12 @@ class Core:
         for user in order:
             exact = self.g_earned[user] + self.g_base[user] * (index - self.g_ckpt[user]) * \
                 int(self.g_mult[int(self.g_tier[user])])
-            paid_and_owed = self.p_claimed[user] + self.owed(user, now)
+            paid_and_owed = self.g_claimed[user] + self.owed(user, now)
             gap = exact - paid_and_owed * ACCRUAL_DIVISOR
             if not 0 <= gap < (int(self.g_checkpoints[user]) + 1) * ACCRUAL_DIVISOR:
                 self.violate(t, "yield", self.names[user], "accrued yield differs from the exact accrual by more "
-                             "than rounding", claimed_plus_owed=paid_and_owed, exact=exact / ACCRUAL_DIVISOR,
+                             "than rounding", function="YieldScalesPool.calculateYieldOwed",
+                             claimed_plus_owed=paid_and_owed, exact=exact / ACCRUAL_DIVISOR,
                              checkpoints=int(self.g_checkpoints[user]))
 
     def participant_figures(self, now: int) -> list[dict]:

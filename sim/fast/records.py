@@ -85,6 +85,10 @@ class FastLog:
         if self.rendering:
             self._emit(record)
 
+    def append(self, t: int, kind: str, **fields) -> None:
+        """The reference :class:`~sim.eventlog.EventLog`'s name for :meth:`record` (the violation sink uses it)."""
+        self.record(t, kind, **fields)
+
     def batch(self, kind: str, t, n: int, **columns) -> None:
         """``n`` typed records of ``kind`` at second ``t`` (or at the seconds of an ``int64`` array ``t``)."""
         if n <= 0:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import os
+from collections import Counter
 from typing import Callable
 
 import numpy as np
@@ -130,7 +131,7 @@ class FastWorld:
             if not heap or heap[0][0] >= end:
                 break
             t, cls = heap[0][0], heap[0][1]
-            if self._ticks:
+            if self._ticks and self._ticks[0]["t"][0] <= t:
                 self._run_ticks(t, cls > ACTIONS)
             _, _, _, handler, arg = heapq.heappop(heap)
             if t != self.now:
@@ -386,6 +387,28 @@ class FastWorld:
     def dispute_summary(self) -> dict:
         return self.core.dispute_summary()
 
+    @property
+    def violations(self):
+        """The one violation sink (:class:`sim.invariants.Violations`)."""
+        return self.core.violations
+
+    @property
+    def causes(self):
+        return _Reverts(self.core.reverts)
+
+    def paths(self) -> dict[str, int]:
+        """The protocol paths this world reached, as :meth:`sim.world.World.paths` counts them."""
+        found = Counter(self.core.ledger.paths)
+        found.update(self.core.yield_paths)
+        for (contract, function, error), count in self.core.reverts.items():
+            found[f"revert:{contract}.{function}:{error[:-2]}"] += count
+            if error == "FeeCapExceeded()":
+                found["fee_cap"] += count
+        summary = self.core.dispute_summary()
+        found["dispute_filed"] += summary["filed"]
+        found["dispute_resolved"] += summary["accepted"] + summary["rejected"]
+        return {name: count for name, count in sorted(found.items()) if count}
+
     def yield_rate(self) -> int:
         return self.core.rate
 
@@ -427,6 +450,17 @@ class FastWorld:
         self.log.record(t, "world_end", total_supply=core.supply, btc_height=core.tip, users=core.registered_count)
         self.feeder.close()
         self.log.flush()
+
+
+class _Reverts:
+    """Reverted transactions by contract, function and error (the summary's ``reverts``)."""
+
+    def __init__(self, counts: Counter):
+        self.counts = counts
+
+    def breakdown(self) -> list[dict]:
+        return [{"contract": c, "function": f, "error": e, "count": n}
+                for (c, f, e), n in sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))]
 
 
 class _Metrics:

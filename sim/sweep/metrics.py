@@ -119,7 +119,7 @@ def world_metrics(world) -> dict:
         "rate_bps_final": int(world.yield_rate()),
         "syncs": int(world.metrics.ops["sync"]),
         "emergency_burns": int(world.metrics.ops["emergency_burn"]),
-        "violations": len(world.monitor.violations),
+        "violations": world.violations.count,
     })
     assert list(out) == list(METRICS)
     return out

@@ -62,7 +62,7 @@ def run_one(task: dict) -> dict:
             "metrics": world_metrics(world),
             "digest": world.log.digest,
             "events": world.log.count,
-            "first_violations": [v.as_dict() for v in world.monitor.violations[:KEEP_VIOLATIONS]],
+            "first_violations": [v.as_dict() for v in world.violations.kept[:KEEP_VIOLATIONS]],
         })
     except Exception as exc:  # reported as a failed run; the sweep goes on
         answer["error"] = f"{type(exc).__name__}: {exc}"
