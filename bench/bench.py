@@ -100,7 +100,7 @@ def _time_world(backend: str, users: int, days: int):
     seconds = time.perf_counter() - start
     print(f"  {backend:<6} {users:>6} users x {days} days  {seconds:>7.1f} s  {days / seconds:>7.2f} sim days/s"
           f"  {world.log.count / seconds:>9,.0f} events/s  ({world.log.count:,} events, "
-          f"{world.metrics.ops['sync']:,} syncs, {len(world.monitor.violations)} violations)")
+          f"{world.metrics.ops['sync']:,} syncs, {world.violations.count} violations)")
     return seconds, world.log.count
 
 
@@ -124,9 +124,13 @@ def _register_optional_sections() -> None:
     from bench.bench_sweep import add_arguments as sweep_arguments
     from bench.bench_sweep import bench_sweep
 
+    from bench.bench_scale import add_arguments as scale_arguments
+    from bench.bench_scale import bench_scale
+
     SECTIONS["api"] = bench_api
     SECTIONS["sweep"] = bench_sweep
-    OPTIONS.extend((api_arguments, sweep_arguments))
+    SECTIONS["scale"] = bench_scale
+    OPTIONS.extend((api_arguments, sweep_arguments, scale_arguments))
 
 
 OPTIONS: list = []

@@ -37,11 +37,14 @@ MAX_USERS = 1_000
 
 
 def shortened(config: WorldConfig) -> WorldConfig:
-    """At most 1,000 users; a scenario that had more is also cut to two weeks. The reference side runs
-    the model backend (whose log equals the EVM backend's, tests/test_world.py)."""
+    """At most 1,000 users; a scenario that had more is also cut to a week, and a year-long one keeps its
+    year (the loyalty tiers) with 60 users, to keep CI fast. The reference side runs the model backend
+    (whose log equals the EVM backend's, tests/test_world.py)."""
     changes = {"backend": "model", "engine": "reference", "log": "full"}
     if config.users > MAX_USERS:
-        changes.update(users=MAX_USERS, duration_s=min(config.duration_s, 14 * DAY))
+        changes.update(users=MAX_USERS, duration_s=min(config.duration_s, 7 * DAY))
+    elif config.duration_s > 60 * DAY:
+        changes.update(users=min(config.users, 60))
     return attrs.evolve(config, **changes)
 
 
@@ -214,3 +217,34 @@ def test_the_fast_chain_keeps_the_reference_chains_balances():
                 assert fast.confirmed(i) == reference.confirmed_balance(address, min_conf), (height, i)
             assert set(change.changed.tolist()) >= {i for i in range(len(addresses))
                                                     if i in change.touched.tolist()}
+
+
+# ---------------------------------------------------------------------------------------- the command line
+
+
+def test_run_on_the_fast_engine_without_an_event_log_writes_summary_metrics_and_report(tmp_path, capsys):
+    from sim.cli import main
+
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('[world]\nusers = 40\nduration = "1d"\n')
+    out = tmp_path / "run"
+    assert main(["run", str(scenario), "--engine", "fast", "--log", "summary", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["engine"] == "fast" and summary["log"] == "summary" and summary["complete"]
+    assert summary["events"] > 0 and summary["syncs"] > 0 and summary["violation_count"] == 0
+    assert "--engine fast" in summary["reproduce"]
+    assert not (out / "events.jsonl").exists()
+    assert (out / "metrics.csv").read_text().count("\n") > 2 and (out / "report.html").exists()
+    assert "MISSING INPUT" not in (out / "report.md").read_text()
+    assert main(["replay", str(out)]) == 0  # the digest is reproduced without a log file
+    assert "MATCH" in capsys.readouterr().out
+
+
+def test_the_fast_engine_refuses_other_backends_with_one_line(tmp_path, capsys):
+    from sim.cli import main
+
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('[world]\nusers = 5\nduration = "1h"\nbackend = "evm"\nengine = "fast"\n')
+    assert main(["run", str(scenario), "--out", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "fast engine" in error and "\n" not in error

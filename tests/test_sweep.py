@@ -357,5 +357,19 @@ def test_exit_status_and_progress(tiny, tmp_path, monkeypatch, capsys):
 def test_the_built_in_example_validates():
     sweep = load_sweep("yield_example")
     assert sweep.path == ROOT / "scenarios" / "sweeps" / "yield_example.toml"
-    assert 6 <= len(sweep.points) <= 12 and len(sweep.seeds) == 3 and sweep.backend == "model"
-    assert sweep.scenario.config.duration_s >= 181 * 86_400  # long enough for Silver
+    assert 6 <= len(sweep.points) <= 12 and len(sweep.seeds) == 2 and sweep.backend == "model"
+    assert sweep.engine == "fast" and sweep.scenario.config.engine == "fast"  # sweeps default to the fast engine
+    assert sweep.scenario.config.users >= 1_000  # research size: thousands of holders…
+    assert sweep.scenario.config.duration_s >= 366 * 86_400  # …for a year: long enough for Gold
+
+
+def test_a_sweep_can_ask_for_the_reference_engine(tmp_path):
+    path = tmp_path / "ref.toml"
+    path.write_text('[sweep]\nname = "ref"\nscenario = "yield_season"\nengine = "reference"\n'
+                    '[vary]\nbase_rate = [400]\n[objective]\nmetric = "holder_apy_mean"\n')
+    sweep = load_sweep(str(path))
+    assert sweep.engine == "reference" and sweep.scenario.config.engine == "reference"
+    path.write_text('[sweep]\nname = "bad"\nscenario = "yield_season"\nbackend = "evm"\nengine = "fast"\n'
+                    '[vary]\nbase_rate = [400]\n[objective]\nmetric = "holder_apy_mean"\n')
+    with pytest.raises(ScenarioError, match="fast engine"):
+        load_sweep(str(path))

@@ -18,6 +18,7 @@ the reference's own order (:mod:`sim.fast.trace`).
 from __future__ import annotations
 
 import heapq
+import multiprocessing
 import os
 from collections import Counter
 from typing import Callable
@@ -53,7 +54,7 @@ class FastWorld:
 
     def __init__(self, config: WorldConfig, *, log: FastLog | None = None, workers: int | None = None):
         """``workers``: 2 runs the outside world (users' draws, the Bitcoin chain) in a second process;
-        the default does so for worlds of 20,000 users or more when two cores are free."""
+        the default does so for worlds of 5,000 users or more when two cores are free."""
         self.config = config
         streams = np.random.SeedSequence([config.seed, 13]).spawn(8)
         (rng_chain, rng_agents, self.rng_oracle, rng_events, self.rng_yield, self.rng_disputes,
@@ -72,8 +73,9 @@ class FastWorld:
         self.core = core = Core(config, self.log, names, traders, self.genesis)
         self.trader_ids = list(range(n, n + len(traders)))
         exo = Exogenous(config, rng_agents, rng_actions, rng_chain, rng_events, core.min_conf, self.genesis)
-        if workers is None:
-            workers = 2 if config.users >= 20_000 and len(os.sched_getaffinity(0)) >= 2 else 1
+        if workers is None:  # a sweep's pool worker is daemonic and may not fork
+            workers = 2 if (config.users >= 5_000 and len(os.sched_getaffinity(0)) >= 2
+                            and not multiprocessing.current_process().daemon) else 1
         self.feeder = Feeder(exo, config.duration_s, in_child=workers >= 2)
         self.onboarded: list[int] = []
         self.drought_until = -1
