@@ -30,9 +30,10 @@ from contracts_model.deployment import deployment_plan
 from contracts_model.params import YieldParams
 from contracts_model.proof_of_reserves import MerkleTree, leaf_hash, process_proof
 from contracts_model.keccak import _keccak_256
+from sim.disputes import summarize as summarize_disputes
 from sim.fast.chain import ChainChange
 from sim.fast.ledger import FastLedger
-from sim.fast.records import EMERGENCY_REASON, USDT_SCALE, ZERO, Context, FastLog
+from sim.fast.records import EMERGENCY_REASON, USDT_SCALE, Context, FastLog
 from sim.invariants import Violations, Window
 from sim.oracle_service import MAX_BACKOFF_S
 from sim.protocol.deployment import Accounts
@@ -1020,15 +1021,7 @@ class Core:
                          dispute_id=dispute.id, rbtc=int(self.rbtc[user]), confirmed_btc=truth)
 
     def dispute_summary(self) -> dict:
-        resolved = [d for d in self.disputes if d.resolved_at is not None]
-        return {
-            "filed": len(self.disputes),
-            "accepted": sum(d.state == "accepted" for d in self.disputes),
-            "rejected": sum(d.state == "rejected" for d in self.disputes),
-            "open": len(self.disputes_open),
-            "onchain": sum(d.onchain for d in self.disputes),
-            "max_resolution_s": max((d.resolved_at - d.filed_at for d in resolved), default=None),
-        }
+        return summarize_disputes(self.disputes, len(self.disputes_open))
 
     # ====================================================================== proof of reserves (invariant 8)
 

@@ -25,7 +25,6 @@ from sim.fast.chain import FastChain
 
 RECEIVE, SPEND, CHECK_FEES, WITHDRAW, BIND, ONBOARD = range(6)
 CHUNK_S = 3_600
-GENESIS_BLOCK = 0
 
 
 class Exogenous:
@@ -240,8 +239,7 @@ class Exogenous:
         via_committee = self.rng_agents.random() < self.config.oracle.register_with_prepay_share
         addresses = [self._add_address(user) for _ in range(max(1, count))]
         initial = self._draw(c.initial_btc_sats)
-        self.chain.mempool.append((number, 0, addresses[0][0], initial, None, 0))
-        self.chain._sorted = False
+        self.chain.deposit_many(np.array([addresses[0][0]]), np.array([initial]), np.array([number]))
         self.onboarded.append(user)
         items.append((t, 1, "onboard", (user, addresses, prepay, via_committee, number, initial)))
 

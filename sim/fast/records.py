@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from sim.eventlog import canonical
+from sim.eventlog import EventLog, canonical
 
 ZERO = "0x" + "00" * 20
 EMERGENCY_REASON = "Insufficient fees"
@@ -51,18 +51,13 @@ def _column_bytes(name: str, column, n: int) -> bytes:
     return head + b"c" + str(column).encode() + b";"
 
 
-class FastLog:
-    """Counts records, keeps the digest, and renders batches when anyone reads them."""
+class FastLog(EventLog):
+    """Counts records, keeps the digest, and renders batches when anyone reads them. The file, the
+    listeners and the digest's reading are :class:`~sim.eventlog.EventLog`'s; what enters the digest
+    (typed batches) and when a record is rendered differ."""
 
     def __init__(self, path: Path | str | None = None, *, keep: bool = False, flush_every: int = 4096):
-        self._digest = hashlib.sha256()
-        self.count = 0
-        self.keep = keep
-        self.records: list[dict] = []
-        self._file = open(path, "w", encoding="utf-8") if path is not None else None
-        self._pending: list[str] = []
-        self._flush_every = flush_every
-        self._listeners: list[Callable[[dict], None]] = []
+        super().__init__(path, keep=keep, flush_every=flush_every)
         self.context: Context | None = None
         self._rendered = 0
         self._evm_block = -1
@@ -71,9 +66,6 @@ class FastLog:
     @property
     def rendering(self) -> bool:
         return self.keep or self._file is not None or bool(self._listeners)
-
-    def subscribe(self, listener) -> None:
-        self._listeners.append(listener)
 
     # ------------------------------------------------------------------ writing
 
@@ -134,24 +126,6 @@ class FastLog:
         identity = (f"{number}|{index}|{record['from']}|{record['to']}|{record['fn']}|{tuple(record['args'])!r}|"
                     f"{record['value']}")
         record["hash"] = "0x" + hashlib.sha256(identity.encode()).hexdigest()
-
-    # ------------------------------------------------------------------ reading
-
-    @property
-    def digest(self) -> str:
-        return self._digest.hexdigest()
-
-    def flush(self) -> None:
-        if self._file is not None and self._pending:
-            self._file.write("\n".join(self._pending) + "\n")
-            self._file.flush()
-            self._pending.clear()
-
-    def close(self) -> None:
-        self.flush()
-        if self._file is not None:
-            self._file.close()
-            self._file = None
 
 
 # ---------------------------------------------------------------------------------------- rendering
