@@ -36,8 +36,10 @@ def _scenario(args):
 def cmd_run(args) -> int:
     from sim.progress import ProgressBar
     from sim.run import default_out_dir, execute
+    from sim.world import require_backend
 
     scenario = _scenario(args)
+    require_backend(scenario.config.backend)  # fail fast, before anything is written
     if scenario.config.contracts_dir:
         from sim.protocol.artifacts import load_artifacts
 
@@ -216,7 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve)
+    from sim.check.cli import add_arguments as add_check_arguments
     from sim.sweep import add_arguments as add_sweep_arguments
+
+    check = sub.add_parser("check", help="check a compiled build against the protocol's invariants")
+    add_check_arguments(check)
 
     sweep = sub.add_parser("sweep", help="a yield parameter sweep: many seeded worlds per parameter set")
     add_sweep_arguments(sweep)

@@ -12,9 +12,13 @@ from contracts_model.params import PRESETS, ProtocolParams
 
 DAY = 86_400
 HOUR = 3_600
-#: Where the contracts run: the Python models, the compiled contracts on py-evm, or both compared.
-BACKENDS = ("model", "evm", "lockstep")
-#: Which engine runs the world: per-event objects (any backend) or batched arrays (model semantics).
+#: Where the contracts run: the Python models, the compiled contracts on py-evm or on revm, or the
+#: models and one EVM compared in lockstep.
+BACKENDS = ("model", "evm", "revm", "lockstep", "lockstep-revm")
+#: The EVM engine each backend runs bytecode on (None: none, the models only).
+ENGINE_OF = {"model": None, "evm": "pyevm", "revm": "revm", "lockstep": "pyevm", "lockstep-revm": "revm"}
+#: Which world engine runs a scenario: per-event objects (any backend) or batched arrays (sim/fast,
+#: the models' semantics). Not to be confused with the EVM engine of a backend (ENGINE_OF).
 ENGINES = ("reference", "fast")
 #: What a run writes: every record to events.jsonl, or only the summary, metrics and report.
 LOGS = ("full", "summary")
@@ -121,12 +125,12 @@ class WorldConfig:
     seed: int = 1
     users: int = 100
     duration_s: int = 7 * DAY
-    backend: str = "model"  # model | evm | lockstep
+    backend: str = "model"  # one of BACKENDS
     engine: str = "reference"  # reference | fast (sim/fast: batched, model semantics only)
     log: str = "full"  # full | summary (no events.jsonl)
     params: ProtocolParams = PRESETS["testnet"]
     preset: str | None = "testnet"
-    contracts_dir: str | None = None  # compiled artifacts to load instead of the project's own (evm, lockstep)
+    contracts_dir: str | None = None  # compiled artifacts to load instead of the project's own (EVM backends)
     deployment_file: str | None = None  # who holds each role (TOML or a Foundry broadcast); default: our wiring
     deviations_file: str | None = None  # declared differences of a foreign build that lockstep waives
     evm_block_time_s: int = 1

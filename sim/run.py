@@ -168,6 +168,7 @@ def summarize(scenario: Scenario, world: World | None, log: EventLog, *, complet
             "max": max(metrics.sync_delays, default=None),
         },
         "fees_collected_wei": metrics.fees,
+        "gas": world.port.gas.summary(),
     })
     summary.update(world.extra_summary())
     return summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -28,15 +29,16 @@ def examples(n: int) -> int:
     return n * FUZZ_FACTOR
 
 
-_DEPLOYED: dict[str, tuple] = {}
+_DEPLOYED: dict[tuple[str, str], tuple] = {}
 
 
-def deployed_lockstep(preset: str) -> LockstepBackend:
-    """A lockstep backend (model vs EVM) for ``preset``, rewound to just after deployment."""
-    if preset not in _DEPLOYED:
-        backend = LockstepBackend(ModelBackend(PRESETS[preset]), EvmBackend(PRESETS[preset]))
-        _DEPLOYED[preset] = (backend, backend.snapshot())
-    backend, token = _DEPLOYED[preset]
+def deployed_lockstep(preset: str, evm: str = "pyevm") -> LockstepBackend:
+    """A lockstep backend (the models vs the EVM engine ``evm``: ``pyevm`` or ``revm``) for ``preset``,
+    rewound to just after deployment."""
+    if (preset, evm) not in _DEPLOYED:
+        backend = LockstepBackend(ModelBackend(PRESETS[preset]), EvmBackend(PRESETS[preset], engine=evm))
+        _DEPLOYED[preset, evm] = (backend, backend.snapshot())
+    backend, token = _DEPLOYED[preset, evm]
     backend.revert(token)
     return backend
 
@@ -65,3 +67,23 @@ def testnet_lockstep() -> LockstepBackend:
 @pytest.fixture
 def fixed_fee_lockstep() -> LockstepBackend:
     return deployed_lockstep("fixed_fee")
+
+
+def compiled_variant(folder: Path, source: str, find: str, replace: str) -> Path:
+    """The project's build with one edit to one source, compiled with the pinned solc (only the
+    contracts that file feeds are recompiled). Returns the artifact folder."""
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    src, out = folder / "src", folder / "build"
+    shutil.copytree(root / "contracts_model" / "solidity", src)
+    shutil.copytree(root / "contracts_model" / "artifacts", out)
+    target = src / source
+    text = target.read_text()
+    assert text.count(find) == 1, f"{find!r} is not in {source} exactly once"
+    target.write_text(text.replace(find, replace))
+    done = subprocess.run(["node", "tools/compile.js", "--src", str(src), "--out", str(out), "--changed"], cwd=root,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return out

@@ -28,7 +28,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ("[world]\nduration = \"two days\"\n", r"\[world\] duration: expected a duration"),
         ("[protocol]\npreset = \"mainnet\"\n", r"\[protocol\] preset: unknown preset 'mainnet' \(known presets: fixed_fee, testnet\)"),
         ("[protocol]\npct_bps = \"ten\"\n", r"\[protocol\] pct_bps: expected an integer, got 'ten'"),
-        ("[world]\nbackend = \"geth\"\n", r"\[world\] backend: expected one of model, evm, lockstep, got 'geth'"),
+        ("[world]\nbackend = \"geth\"\n", r"\[world\] backend: expected one of model, evm, revm, lockstep, lockstep-revm, got 'geth'"),
         ("[agents]\nspend_fraction = [0.5]\n", r"\[agents\] spend_fraction: expected a list of 2 values"),
         ("[agents]\nprepay_wei = [10, 1]\n", r"\[agents\] prepay_wei: expected \[low, high\] with low <= high"),
         ("[agents]\ntopup_share = 1.5\n", r"\[agents\] topup_share: expected a share between 0 and 1"),

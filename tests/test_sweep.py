@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -373,3 +374,21 @@ def test_a_sweep_can_ask_for_the_reference_engine(tmp_path):
                     '[vary]\nbase_rate = [400]\n[objective]\nmetric = "holder_apy_mean"\n')
     with pytest.raises(ScenarioError, match="fast engine"):
         load_sweep(str(path))
+
+
+def test_backend_override_runs_the_same_sweep_on_revm(tmp_path):
+    """`sweep --backend revm`: another sweep (its own base hash), the same per-run figures as the models
+    (on the reference engine: the fast engine draws its worlds differently)."""
+    one = TINY.replace("seeds = 2", "seeds = 1\nengine = \"reference\"").replace("bronze_multiplier = [110, 150]",
+                                                                              "bronze_multiplier = [110]")
+    path = write(tmp_path, one)
+    model, revm = load_sweep(str(path)), load_sweep(str(path), "revm")
+    assert (model.backend, revm.backend) == ("model", "revm") and model.base_hash != revm.base_hash
+    assert run_sweep(str(path), str(tmp_path / "m"), 1) == 0
+    assert run_sweep(str(path), str(tmp_path / "r"), 1, backend="revm") == 0
+    m, r = (list(csv.DictReader(open(tmp_path / out / "runs.csv"))) for out in ("m", "r"))
+    figures = [key for key in m[0] if key in METRICS]
+    assert len(m) == 2 and len(figures) > 5
+    assert [{k: row[k] for k in figures} for row in m] == [{k: row[k] for k in figures} for row in r]
+    with pytest.raises(ScenarioError, match="--backend: expected one of"):
+        load_sweep(str(path), "geth")

@@ -13,6 +13,9 @@ from hypothesis import strategies as st
 from contracts_model.params import PRESETS, ProtocolParams
 from sim.config import DAY, HOUR, AgentConfig, OracleConfig, ScheduledEvent, WorldConfig
 from sim.oracle_service import OracleService
+from sim.protocol.evm_backend import EvmBackend
+from sim.protocol.lockstep import LockstepBackend
+from sim.protocol.model_backend import ModelBackend
 from sim.world import World
 from tests.conftest import examples
 
@@ -100,6 +103,22 @@ def test_random_worlds_stay_backed_on_the_model_backend(config):
 def test_random_worlds_stay_backed_in_lockstep(config):
     world = run(attrs.evolve(config, backend="lockstep"))
     assert_backed(world)
+
+
+@settings(max_examples=examples(5), deadline=None)
+@given(config=worlds(max_users=6, max_duration_s=12 * HOUR))
+def test_random_worlds_run_the_same_on_the_models_py_evm_and_revm(config):
+    """Three-way lockstep: models = py-evm = revm on every action, whole state every 10 actions."""
+    three = LockstepBackend(
+        LockstepBackend(ModelBackend(config.params), EvmBackend(config.params), observe_every=10),
+        EvmBackend(config.params, engine="revm"), observe_every=10)
+    world = World(config, backend=three)
+    world.run()
+    world.finish()
+    three.check_state("end of the world")
+    assert_backed(world)
+    alone = run(attrs.evolve(config, backend="revm"))
+    assert alone.log.digest == world.log.digest
 
 
 # ---------------------------------------------------------------------------------------- a deep reorg

@@ -227,17 +227,18 @@ def resolve_sweep(name_or_path: str) -> Path:
     return resolve(name_or_path, SWEEP_DIR, "sweep")
 
 
-def load_sweep(name_or_path: str) -> Sweep:
+def load_sweep(name_or_path: str, backend: str | None = None) -> Sweep:
+    """The sweep file, parsed and checked; ``backend`` overrides its ``[sweep] backend``."""
     path = resolve_sweep(name_or_path)
     text = path.read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
-    return parse_sweep(data, str(path), path, text)
+    return parse_sweep(data, str(path), path, text, backend)
 
 
-def parse_sweep(data: dict, source: str, path: Path, text: str = "") -> Sweep:
+def parse_sweep(data: dict, source: str, path: Path, text: str = "", backend_override: str | None = None) -> Sweep:
     known = ("sweep", "override", "vary", "design", "objective")
     unknown = [k for k in data if k not in known]
     if unknown:
@@ -257,6 +258,10 @@ def parse_sweep(data: dict, source: str, path: Path, text: str = "") -> Sweep:
         raise ScenarioError(f"{where}: missing key 'scenario' (a built-in scenario name or a scenario file path)")
     scenario_source = _string(header, "scenario", where)
     backend = _string(header, "backend", where, default="model", choices=BACKENDS)
+    if backend_override is not None:
+        if backend_override not in BACKENDS:
+            raise ScenarioError(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend_override!r}")
+        backend = backend_override
     # Sweeps run the fast engine unless the file says otherwise (it needs the model backend).
     engine = _string(header, "engine", where, default="fast" if backend == "model" else "reference", choices=ENGINES)
     if engine == "fast" and backend != "model":
