@@ -382,6 +382,17 @@ class FastWorld:
         return self
 
     @property
+    def port(self):
+        """Gas is the EVM's; like the model backend, the fast engine has none to report."""
+        return _Figures(self, gas="_no_gas")
+
+    @property
+    def _no_gas(self):
+        from sim.protocol.gas import GasTable
+
+        return GasTable()
+
+    @property
     def chain(self):
         """The Bitcoin chain as the protocol saw it last (its tip height)."""
         return _Figures(self.core, height="tip")
