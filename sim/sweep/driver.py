@@ -96,8 +96,7 @@ def _execute(sweep: Sweep, out: Path, store: Store, done: dict, pool, workers: i
     for note in (*sweep.notes, *store.notes):
         print(f"note: {note}", file=stream)
     reused = len(done)
-    tasks = [{"run": sweep.run_id(point, seed), "point": point.id, "seed": seed, "config": point.scenario.config}
-             for point, seed in sweep.runs if sweep.run_id(point, seed) not in done]
+    tasks = [sweep.task(point, seed) for point, seed in sweep.runs if sweep.run_id(point, seed) not in done]
     failed: list[dict] = []
     executed, exec_s = 0, 0.0
     executed_runs: set[str] = set()

@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from sim.sweep.metrics import METRICS
+from sim.sweep.metrics import info
 from sim.sweep.spec import Sweep, format_value
 from sim.sweep.store import write_bytes_atomic
 
@@ -47,7 +47,7 @@ def _png(fig: Figure) -> bytes:
 
 
 def _label(metric: str) -> str:
-    unit = METRICS[metric][0]
+    unit = info(metric)[0]
     return f"{metric} ({unit})" if unit not in ("count", "ratio") else metric
 
 

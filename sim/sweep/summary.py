@@ -9,7 +9,7 @@ import html
 import math
 from pathlib import Path
 
-from sim.sweep.metrics import METRICS
+from sim.sweep.metrics import info
 from sim.sweep.spec import Sweep, format_value
 from sim.sweep.store import write_atomic
 from sim.sweep.tables import ranked
@@ -133,8 +133,7 @@ def markdown(sweep: Sweep, result, points: list[dict], plots: list[Path], comman
     lines += ["", "## Reproduce", "", "```", command, "```", "",
               f"One run of one point: `rbtc-sim run {out}/points/<point>.toml --seed <seed>`.", "",
               "## Metrics", ""]
-    lines += [f"- `{name}` ({unit}): {meaning}" for name, (unit, _, meaning) in METRICS.items()
-              if name in sweep.metrics]
+    lines += [f"- `{name}` ({info(name)[0]}): {info(name)[2]}" for name in sweep.metrics]
     return "\n".join(lines) + "\n"
 
 
@@ -191,8 +190,8 @@ def html_page(sweep: Sweep, result, points: list[dict], plots: list[Path], comma
     parts.append(f"<h2>Reproduce</h2><pre>{e(command)}</pre><p>One run of one point: "
                  f"<code>rbtc-sim run {e(str(out))}/points/&lt;point&gt;.toml --seed &lt;seed&gt;</code></p>")
     parts.append("<h2>Metrics</h2><ul>" + "".join(
-        f"<li><code>{e(name)}</code> ({e(unit)}): {e(meaning)}</li>" for name, (unit, _, meaning) in METRICS.items()
-        if name in sweep.metrics) + "</ul>")
+        f"<li><code>{e(name)}</code> ({e(info(name)[0])}): {e(info(name)[2])}</li>" for name in sweep.metrics)
+        + "</ul>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
