@@ -196,8 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
     from sim.sweep import add_arguments as add_sweep_arguments
 
-    sweep = sub.add_parser("sweep", help="a yield parameter sweep: many seeded worlds per parameter set")
+    sweep = sub.add_parser("sweep", help="a parameter sweep: many seeded worlds per parameter set")
     add_sweep_arguments(sweep)
+    from sim.search.cli import add_arguments as add_search_arguments
+
+    search = sub.add_parser("search", help="an adversarial search for the parameters that make a metric worst")
+    add_search_arguments(search)
     return parser
 
 

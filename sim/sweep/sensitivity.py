@@ -87,3 +87,37 @@ def columns(kind: str) -> tuple[str, ...]:
 
 def clean(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else value
+
+
+def indices(sweep, points: list[dict]) -> tuple[list[dict], dict[str, str]]:
+    """The design's indices for every tabulated metric, from the points table (the metric's mean over
+    seeds at each point): one row per (metric, parameter), and the metrics left out with the reason."""
+    by_id = {row["point"]: row for row in points}
+    names = [p.name for p in sweep.params]
+    unit = np.array(sweep.unit, dtype=np.float64)
+    rows, skipped = [], {}
+    if any(not by_id.get(pid, {}).get("runs") for pid in set(sweep.samples)):
+        return [], {m: "the sweep is incomplete" for m in sweep.metrics}
+    for metric in sweep.metrics:
+        y = np.array([np.nan if by_id[pid][f"{metric}_mean"] is None else by_id[pid][f"{metric}_mean"]
+                      for pid in sweep.samples], dtype=np.float64)
+        result = analyze(sweep.design, names, unit, y, seed=1 if sweep.design_seed is None else sweep.design_seed, **_analysis_options(sweep))
+        if isinstance(result, str):
+            skipped[metric] = result
+            continue
+        for j, name in enumerate(names):
+            rows.append({"metric": metric, "parameter": name, **{c: clean(result[c][j]) for c in columns(sweep.design)}})
+    return rows, skipped
+
+
+def _analysis_options(sweep) -> dict:
+    if sweep.design == "sobol":
+        return {"second_order": sweep.options["second_order"]}
+    return {"levels": sweep.options["levels"]}
+
+
+def ranked_parameters(rows: list[dict], metric: str, kind: str) -> list[dict]:
+    """One metric's rows, the most influential parameter first (by ST, or by mu_star for Morris)."""
+    key = "ST" if kind == "sobol" else "mu_star"
+    chosen = [r for r in rows if r["metric"] == metric]
+    return sorted(chosen, key=lambda r: -(r[key] if r[key] is not None else -math.inf))

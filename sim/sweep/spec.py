@@ -398,6 +398,8 @@ def parse_header(data: dict, source: str, path: Path, table: str, extra_keys: tu
 
 def parse_sweep(data: dict, source: str, path: Path, text: str = "") -> Sweep:
     known_tables = ("sweep", "override", "vary", "design", "series", "objective")
+    if "search" in data and "sweep" not in data:
+        raise ScenarioError(f"{source}: a search file (it has [search]); run it with `rbtc-sim search`")
     unknown = [k for k in data if k not in known_tables]
     if unknown:
         raise ScenarioError(f"{source}: unknown table [{unknown[0]}] (known: {', '.join(known_tables)})")
@@ -422,16 +424,21 @@ def parse_sweep(data: dict, source: str, path: Path, text: str = "") -> Sweep:
     points = tuple(space.point(index, point_values) for index, point_values in enumerate(values))
 
     scenario = head.space.scenario
-    neutral = attrs.evolve(scenario, name="base", description="", expected="", path=None,
-                           config=attrs.evolve(scenario.config, seed=0))
-    base_hash = _hash({"format": FORMAT, "scenario": dump(neutral), "vary": [p.name for p in params]})
-    design_data = {"base": base_hash, "points": [p.id for p in points], "seeds": list(seeds)}
+    base = base_hash(scenario, params)
+    design_data = {"base": base, "points": [p.id for p in points], "seeds": list(seeds)}
     if samples:
         design_data["samples"] = list(samples)
     design_hash = _hash(design_data)
     return Sweep(head.name, head.description, path, text, scenario, head.scenario_source, head.overrides,
                  head.backend, params, design, count, design_seed, seeds, head.metrics, head.objective, points,
-                 base_hash, design_hash, tuple(notes), head.modules, series, samples, unit, options, space)
+                 base, design_hash, tuple(notes), head.modules, series, samples, unit, options, space)
+
+
+def base_hash(scenario: Scenario, params: tuple[Param, ...]) -> str:
+    """What every run depends on: the resolved base scenario (seed aside) and the names of the varied keys."""
+    neutral = attrs.evolve(scenario, name="base", description="", expected="", path=None,
+                           config=attrs.evolve(scenario.config, seed=0))
+    return _hash({"format": FORMAT, "scenario": dump(neutral), "vary": [p.name for p in params]})
 
 
 def _base_scenario(name: str, overrides: dict, backend: str, sweep_path: Path, where: str) -> tuple[dict, Scenario]:

@@ -123,6 +123,19 @@ def to_parquet(sweep: Sweep, rows: list[dict], columns: list[str]) -> bytes:
     return sink.getvalue()
 
 
+def write_sensitivity(sweep: Sweep, out: Path, rows: list[dict]) -> None:
+    """``sensitivity.csv`` / ``.parquet``: one row per (metric, parameter) with the design's indices."""
+    from sim.sweep.sensitivity import columns as index_columns
+
+    columns = ["metric", "parameter", *index_columns(sweep.design)]
+    write_atomic(out / "sensitivity.csv", to_csv(rows, columns))
+    table = pa.table({c: pa.array([r[c] for r in rows], type=pa.string() if c in ("metric", "parameter")
+                                   else pa.float64()) for c in columns})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    write_bytes_atomic(out / "sensitivity.parquet", sink.getvalue())
+
+
 def write_tables(sweep: Sweep, out: Path, records: list[dict]) -> tuple[list[dict], list[dict]]:
     names = [p.name for p in sweep.params]
     runs = run_rows(sweep, records)
