@@ -24,8 +24,7 @@ class NaiveWeb3System:
         artifacts = load_artifacts()
         self.contracts = {}
         deployer = Web3.to_checksum_address(self.accounts.deployer)
-        a = self.accounts
-        for step in deployment_plan(params, a.deployer, a.committee, a.fee_collector):
+        for step in deployment_plan(params, self.accounts.as_dict()):
             art = artifacts[step.contract]
             factory = self.w3.eth.contract(abi=list(art.abi), bytecode=art.bytecode)
             args = [Web3.to_checksum_address(a) if isinstance(a, str) else a for a in step.args]

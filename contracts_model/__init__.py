@@ -20,7 +20,7 @@ from contracts_model.errors import (
 )
 from contracts_model.events import Event
 from contracts_model.params import PRESETS, ProtocolParams, YieldParams
-from contracts_model.deployment import DEPLOYMENT_ORDER
+from contracts_model.protocol import DEPLOYMENT_ORDER
 from contracts_model.system import ModelSystem
 
 __all__ = [

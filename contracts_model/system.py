@@ -1,15 +1,10 @@
 """ModelSystem: the whole deployed ReserveBTC system in Python, driven like a chain.
 
-Deployment (from `deployer`, nonces 0..5, addresses by CREATE exactly as on the EVM):
-  0 FeePolicy(pctBps, fixedWei, weiPerSat)
-  1 RBTCSynth(oracle = address of nonce 3)
-  2 FeeVault(oracle = address of nonce 3, feeCollector)
-  3 OracleAggregator(synth, vault, policy, committee, minConfirmations, maxFeePerSyncWei)
-  4 YieldScalesPool(synth, vault, oracle = committee)
-  5 ProofOfReserves(committee)
-(`operator_funding_wei`, if given, is the genesis ETH of the deployer and of the committee)
-then, if `params.yield_params` differs from the defaults, the committee calls
-YieldScalesPool.configureYield(...) (its events are kept in `deployment_events`).
+Deployment follows `contracts_model.deployment.deployment_plan` (from `deployer`, nonces 0..5,
+addresses by CREATE exactly as on the EVM; who holds each role is the `deployment`'s wiring, by
+default the project's own). `operator_funding_wei`, if given, is the genesis ETH of the deployer
+and of the committee. Then, if `params.yield_params` differs from the defaults, the pool's oracle
+calls YieldScalesPool.configureYield(...) (its events are kept in `deployment_events`).
 
 `transact` runs one transaction atomically: on any exception every storage write, ETH movement and
 event of that transaction is undone (journal replay) and the exception propagates. The model charges
@@ -22,7 +17,7 @@ from contracts_model.abi import args_checker, canonical_address
 from contracts_model.accounts import ZERO_ADDRESS, to_address
 from contracts_model.chain import Chain, Msg
 from contracts_model.contract import PAYABLE, PURE, VIEW
-from contracts_model.deployment import deployment_plan, yield_configuration
+from contracts_model.deployment import Deployment, DeploymentError, deployment_plan, yield_configuration
 from contracts_model.errors import ArgumentError, BareRevert, InsufficientFunds
 from contracts_model.evm_math import UINT256_MAX
 from contracts_model.fee_policy import FeePolicy
@@ -55,7 +50,8 @@ class _Snapshot:
 
 class ModelSystem:
     def __init__(self, params: ProtocolParams, deployer: str, committee: str, fee_collector: str,
-                 genesis_timestamp: int, genesis_block: int = 1, operator_funding_wei: int = 0):
+                 genesis_timestamp: int, genesis_block: int = 1, operator_funding_wei: int = 0,
+                 deployment: Deployment = Deployment()):
         if not isinstance(params, ProtocolParams):
             raise TypeError(f"params must be a ProtocolParams, got {params!r}")
         deployer = to_address(deployer)
@@ -76,7 +72,8 @@ class ModelSystem:
                   "OracleAggregator": OracleAggregator, "YieldScalesPool": YieldScalesPool,
                   "ProofOfReserves": ProofOfReserves}
         self.addresses: dict[str, str] = {}
-        for step in deployment_plan(params, deployer, committee, fee_collector):
+        accounts = {"deployer": deployer, "committee": committee, "fee_collector": fee_collector}
+        for step in deployment_plan(params, accounts, deployment):
             chain.deploy(models[step.contract](chain, step.address, *step.args))
             self.addresses[step.contract] = step.address
         chain.commit()
@@ -101,7 +98,11 @@ class ModelSystem:
         self.deployment_events: list = []
         configuration = yield_configuration(params)
         if configuration is not None:
-            _, self.deployment_events = self.transact(committee, "YieldScalesPool", "configureYield", configuration)
+            configurer = deployment.actor("pool_oracle", accounts)
+            if configurer is None:
+                raise DeploymentError("custom yield parameters are set by the pool's oracle, "
+                                      f"which this deployment makes the contract {deployment.holder('pool_oracle')}")
+            _, self.deployment_events = self.transact(configurer, "YieldScalesPool", "configureYield", configuration)
 
     # ------------------------------------------------------------------ block context and ETH
 

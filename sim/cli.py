@@ -22,8 +22,10 @@ def _scenario(args):
     from sim.run import with_overrides
 
     scenario = load(args.scenario)
-    return with_overrides(scenario, seed=args.seed, backend=args.backend,
-                          contracts_dir=str(Path(args.contracts).resolve()) if args.contracts else None)
+    resolved = {name: str(Path(value).resolve()) if value else None
+                for name, value in (("contracts_dir", args.contracts), ("deployment_file", args.deployment),
+                                    ("deviations_file", args.deviations))}
+    return with_overrides(scenario, seed=args.seed, backend=args.backend, **resolved)
 
 
 def cmd_run(args) -> int:
@@ -35,6 +37,14 @@ def cmd_run(args) -> int:
         from sim.protocol.artifacts import load_artifacts
 
         load_artifacts(scenario.config.contracts_dir)  # fail fast, before anything is written
+    if scenario.config.deployment_file:
+        from sim.protocol.deployment import load_deployment
+
+        load_deployment(scenario.config.deployment_file)
+    if scenario.config.deviations_file:
+        from sim.protocol.deviations import load_deviations
+
+        load_deviations(scenario.config.deviations_file)
     run_dir = Path(args.out) if args.out else default_out_dir(scenario)
     bar = ProgressBar(f"{scenario.name} (seed {scenario.config.seed}, {scenario.config.backend})")
     server = None
@@ -54,9 +64,9 @@ def cmd_run(args) -> int:
         bar.close()
         if server is not None and not args.keep_serving:
             server.stop()
-    violations = summary.get("invariant_violations", [])
+    violations = summary.get("violation_count", 0)
     print(f"{scenario.name}: {summary['events']:,} events, {summary.get('syncs', 0):,} syncs, "
-          f"{summary.get('emergency_burns', 0):,} emergency burns, {len(violations)} invariant violations, "
+          f"{summary.get('emergency_burns', 0):,} emergency burns, {violations:,} invariant violations, "
           f"digest {summary['digest'][:16]}")
     print(f"report: {run_dir / 'report.html'}")
     if server is not None and args.keep_serving:
@@ -162,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--backend", choices=BACKENDS, help="override the scenario's backend")
     run.add_argument("--contracts", metavar="DIR", help="compiled artifacts to run instead of the project's own")
+    run.add_argument("--deployment", metavar="FILE",
+                     help="who holds each role: a TOML [roles] file or a Foundry broadcast run-latest.json")
+    run.add_argument("--deviations", metavar="FILE", help="declared differences of the build that lockstep waives")
     run.add_argument("--out", metavar="DIR", help="run folder (default reports/<scenario>-<seed>/)")
     run.add_argument("--serve", action="store_true", help="serve the realtime API while the world runs")
     run.add_argument("--keep-serving", action="store_true", help="with --serve: keep serving after the run")

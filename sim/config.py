@@ -33,6 +33,7 @@ class OracleConfig:
     delta_threshold_sats: int = 1_000  # rate limit: one sync per user per EVM block unless |delta| >= this
     reaction_delay_s: int = 0  # time from a new Bitcoin block to the oracle acting on it
     register_with_prepay_share: float = 0.5  # share of users the committee registers with registerAndPrepay
+    precheck_fees: bool = True  # skip increases the user cannot pay for; false: send them and let the contract refuse
 
 
 @frozen
@@ -84,6 +85,13 @@ class ReservesConfig:
 
 
 @frozen
+class AdversaryConfig:
+    """Calls that must fail: transfers of the soulbound token and restricted calls by strangers."""
+
+    probes_per_day: float = 0.0  # per user; 0 turns the probes off
+
+
+@frozen
 class ScheduledEvent:
     """Something the scenario makes happen at a given time.
 
@@ -113,6 +121,8 @@ class WorldConfig:
     params: ProtocolParams = PRESETS["testnet"]
     preset: str | None = "testnet"
     contracts_dir: str | None = None  # compiled artifacts to load instead of the project's own (evm, lockstep)
+    deployment_file: str | None = None  # who holds each role (TOML or a Foundry broadcast); default: our wiring
+    deviations_file: str | None = None  # declared differences of a foreign build that lockstep waives
     evm_block_time_s: int = 1
     bitcoin: BitcoinConfig = BitcoinConfig()
     oracle: OracleConfig = OracleConfig()
@@ -120,6 +130,7 @@ class WorldConfig:
     yields: YieldConfig = YieldConfig()
     disputes: DisputeConfig = DisputeConfig()
     reserves: ReservesConfig = ReservesConfig()
+    adversary: AdversaryConfig = AdversaryConfig()
     schedule: tuple[ScheduledEvent, ...] = ()
     #: Check the backing invariant at the end of every simulated instant (always on in tests).
     check_invariants: bool = True

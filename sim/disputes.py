@@ -23,6 +23,7 @@ import numpy as np
 from attrs import define
 
 from contracts_model.errors import ContractRevert
+from sim.protocol.port import RoleNotHeld
 from sim.bitcoin.chain import BitcoinChain
 from sim.config import DAY, DisputeConfig
 from sim.eventlog import EventLog
@@ -47,9 +48,11 @@ class Dispute:
 
 class Disputes:
     def __init__(self, env, chain: BitcoinChain, port: RecordingBackend, registry: Registry, oracle: OracleService,
-                 yields, log: EventLog, config: DisputeConfig, rng: np.random.Generator, violate):
+                 yields, log: EventLog, config: DisputeConfig, rng: np.random.Generator, violate, on_failure=None):
         self.env, self.chain, self.port, self.registry, self.oracle = env, chain, port, registry, oracle
         self.yields, self.log, self.config, self.rng, self.violate = yields, log, config, rng, violate
+        #: on_failure(exception, actor): a call the rules say works failed (a panic in the build…).
+        self.on_failure = on_failure or (lambda exc, actor: None)
         self.open: dict[str, Dispute] = {}
         self.all: list[Dispute] = []
 
@@ -99,10 +102,13 @@ class Disputes:
         dispute.state = "validated"
         self.log.append(self.now, "dispute_validated", dispute_id=dispute.id, user=user, confirmed=truth)
         accepted = self.decide(dispute, truth)
-        if accepted:
-            self._resync(user, truth)
-        if dispute.onchain:
-            self.port.pool("resolveDispute", user, accepted)
+        try:
+            if accepted:
+                self._resync(user, truth)
+            if dispute.onchain:
+                self.port.pool("resolveDispute", user, accepted)
+        except (ContractRevert, RoleNotHeld) as exc:  # the dispute is still decided; the check below judges it
+            self.on_failure(exc, user)
         dispute.state = "accepted" if accepted else "rejected"
         dispute.resolved_at = self.now
         del self.open[user]

@@ -40,10 +40,12 @@ class BadInput(Exception):
 
 def bad_input_errors() -> tuple[type[BaseException], ...]:
     """Every exception class that means "bad input" (imported lazily: this module imports nothing heavy)."""
+    from contracts_model.deployment import DeploymentError
     from sim.protocol.artifacts import ArtifactError
+    from sim.protocol.deviations import DeviationError
     from sim.scenario import ScenarioError
 
-    return (BadInput, ScenarioError, ArtifactError)
+    return (BadInput, ScenarioError, ArtifactError, DeploymentError, DeviationError)
 
 
 def _crash_dir() -> Path:

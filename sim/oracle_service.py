@@ -9,9 +9,16 @@ rate limit, or waiting for a top-up that has since arrived), and reconciles each
 2. the rate limit allows one sync per user per EVM block unless ``|delta| >= delta_threshold_sats``;
    decreases are never deferred (a deferred decrease would leave rBTC unbacked until the next block);
 3. the fee is quoted first; an increase the user cannot pay for is skipped and the user marked as
-   needing a top-up; a decrease the user cannot pay for is sent anyway, and the contract burns the
-   user's whole balance (emergency burn);
+   needing a top-up (with ``precheck_fees = false`` it is sent anyway and the contract's
+   ``NeedsTopUp`` says so); a decrease the user cannot pay for is sent anyway, and the contract
+   burns the user's whole balance (emergency burn);
 4. a user back from an emergency burn (topped up and re-synced) gets its emergency flag reset.
+
+A sync the contract refuses (it reverts: the fee cap, or a defect in the build under test) is logged
+with its reason and retried with bounded exponential back-off: after the n-th refusal in a row the
+user is retried no sooner than ``poll_interval_s * 2**(n-1)`` later, at most :data:`MAX_BACKOFF_S`;
+a change of its Bitcoin balance makes it a candidate again at once. So a broken build costs about
+what a healthy one does, instead of one failing sync per stuck user per round.
 
 Every operation is written to the event log as an ``oracle_op`` record (the seed's
 ``oracle_operations_log``) and every round as an ``oracle_round`` record.
@@ -25,10 +32,20 @@ import numpy as np
 
 from contracts_model.errors import ContractRevert
 from sim.bitcoin.chain import BitcoinChain
+from sim.protocol.port import RoleNotHeld
 from sim.config import OracleConfig
 from sim.eventlog import EventLog
 from sim.protocol.recorder import RecordingBackend
 from sim.registry import METHOD_BIP322, Binding, Registry
+
+#: The longest a refused user waits before the committee retries it (6 hours).
+MAX_BACKOFF_S = 6 * 3_600
+
+
+class SilentSync(Exception):
+    """A sync that returned without emitting Synced, EmergencyBurn or NeedsTopUp."""
+
+    call = "OracleAggregator.sync"
 
 
 class OracleService:
@@ -51,7 +68,8 @@ class OracleService:
         self.needs_topup: set[str] = set()
         self.emergency: set[str] = set()
         self.deferred: set[str] = set()
-        self.stuck: set[str] = set()  # a sync the contract refused (fee cap…); retried every round
+        #: user -> (refusals in a row, earliest retry time): syncs the contract refused, retried with back-off.
+        self.backoff: dict[str, tuple[int, int]] = {}
         self.offline_until = -1
         self._pending_wakeups: set[int] = set()
         self._last_sync_block: dict[str, int] = {}
@@ -146,11 +164,15 @@ class OracleService:
         owner_of = self.registry.owner_of
         candidates = {owner_of(a) for a in changes.addresses}
         candidates |= self.deferred
-        candidates |= self.stuck
+        now = self.now
+        candidates.update(user for user, (_, retry_at) in self.backoff.items() if retry_at <= now)
         self.deferred = set()
         tally = {"sync": 0, "needs_topup": 0, "emergency_burn": 0, "deferred": 0, "error": 0}
         for user in sorted(candidates):
-            op = self.reconcile(user)
+            try:
+                op = self.reconcile(user)
+            except (ContractRevert, RoleNotHeld) as exc:  # a view or a follow-up call failed (a defect in the build)
+                op = self._refused(user, exc)
             if op in tally:
                 tally[op] += 1
         self.log.append(self.now, "oracle_round", reason=reason, tip=changes.tip_height, reorged=changes.reorged,
@@ -170,7 +192,7 @@ class OracleService:
         delta = confirmed - recorded
         if delta == 0:
             self._dirty_since.pop(user, None)
-            self.stuck.discard(user)
+            self.backoff.pop(user, None)
             return "none"
         block = self.port.evm_block_at(self.now)
         if (not force and 0 < delta < self.config.delta_threshold_sats
@@ -180,20 +202,13 @@ class OracleService:
             self._wake_at((block) * self.port.block_time_s, "rate limit")  # the next EVM block
             return "deferred"
         fee = self.port.quote_fee(user, delta)
-        if delta > 0 and self.port.vault_balance(user) < fee:
-            if user not in self.needs_topup:
-                self.needs_topup.add(user)
-                self._op("needs_topup", user, delta, confirmed, recorded, fee=fee)
-                for hook in self.on_needs_topup:
-                    hook(user)
-            return "needs_topup"
+        if self.config.precheck_fees and delta > 0 and self.port.vault_balance(user) < fee:
+            return self._needs_topup(user, delta, confirmed, recorded, fee)
         try:
             receipt = self.port.sync(user, confirmed)
         except ContractRevert as exc:
-            self.stuck.add(user)
-            self._op("error", user, delta, confirmed, recorded, fee=fee, error=exc.error_name or repr(exc))
-            return "error"
-        self.stuck.discard(user)
+            return self._refused(user, exc, delta=delta, confirmed=confirmed, recorded=recorded, fee=fee)
+        self.backoff.pop(user, None)
         self._last_sync_block[user] = block
         names = [e.name for e in receipt.events]
         if "EmergencyBurn" in names:
@@ -204,10 +219,10 @@ class OracleService:
             if confirmed > 0:  # what is still held must be minted back once the user can pay for it
                 self.deferred.add(user)
             op = "emergency_burn"
-        elif "NeedsTopUp" in names:  # the vault changed between quote and sync
-            self.needs_topup.add(user)
-            self._op("needs_topup", user, delta, confirmed, recorded, fee=fee)
-            return "needs_topup"
+        elif "NeedsTopUp" in names:  # the contract refused it (no pre-check, or the vault changed meanwhile)
+            return self._needs_topup(user, delta, confirmed, recorded, fee)
+        elif "Synced" not in names:  # it returned without saying what it did: treat it as not applied
+            return self._refused(user, SilentSync(), delta=delta, confirmed=confirmed, recorded=recorded, fee=fee)
         else:
             self.recorded[user] = confirmed
             since = self._dirty_since.pop(user, self.now)
@@ -221,6 +236,26 @@ class OracleService:
         for hook in self.after_sync:
             hook(user, op, receipt)
         return op
+
+    def _needs_topup(self, user: str, delta: int, confirmed: int, recorded: int, fee: int) -> str:
+        if user not in self.needs_topup:
+            self.needs_topup.add(user)
+            self._op("needs_topup", user, delta, confirmed, recorded, fee=fee)
+            for hook in self.on_needs_topup:
+                hook(user)
+        return "needs_topup"
+
+    def _refused(self, user: str, exc: Exception, **known) -> str:
+        """A call for ``user`` failed: log it with its reason and schedule the retry with back-off."""
+        refusals = self.backoff.get(user, (0, 0))[0] + 1
+        wait = min(self.config.poll_interval_s * 2 ** min(refusals - 1, 30), MAX_BACKOFF_S)
+        self.backoff[user] = (refusals, self.now + wait)
+        error = (exc.error_name or repr(exc)) if isinstance(exc, ContractRevert) else type(exc).__name__
+        recorded = known.get("recorded", self.recorded.get(user, 0))
+        confirmed = known.get("confirmed", recorded)
+        self._op("error", user, known.get("delta", confirmed - recorded), confirmed, recorded,
+                 fee=known.get("fee"), error=error, call=getattr(exc, "call", None), retry_in_s=wait)
+        return "error"
 
     def _op(self, op: str, user: str, delta: int, confirmed: int, recorded: int, **extra) -> None:
         self.log.append(self.now, "oracle_op", op=op, user=user, delta=delta, confirmed=confirmed,

@@ -47,6 +47,10 @@ def reproduce_command(scenario: Scenario, run_dir: Path | None = None) -> str:
     command = f"rbtc-sim run {source} --seed {c.seed} --backend {c.backend}"
     if c.contracts_dir:
         command += f" --contracts {c.contracts_dir}"
+    if c.deployment_file:
+        command += f" --deployment {c.deployment_file}"
+    if c.deviations_file:
+        command += f" --deviations {c.deviations_file}"
     return command
 
 
@@ -117,7 +121,15 @@ def summarize(scenario: Scenario, world: World | None, log: EventLog, *, complet
             "windows_by_cause": by_cause,
             "open_windows": len(monitor.open) if monitor else 0,
         },
-        "invariant_violations": [dict(v.as_dict(), reproduce=reproduce) for v in (monitor.violations if monitor else [])],
+        "invariant_violations": [dict(v.as_dict(), reproduce=reproduce) for v in world.violations.kept],
+        "violation_count": world.violations.count,
+        "violations_by_invariant": world.violations.by_invariant(),
+        "violation_groups": [dict(group, first=dict(group["first"], reproduce=reproduce))
+                             for group in world.violations.grouped()],
+        "reverts": world.causes.breakdown(),
+        "paths": world.paths(),
+        "backoff": {"users": len(world.oracle.backoff),
+                    "max_refusals": max((n for n, _ in world.oracle.backoff.values()), default=0)},
         "sync_delay_s": {
             "p50": _percentile(metrics.sync_delays, 0.5),
             "p95": _percentile(metrics.sync_delays, 0.95),
@@ -193,13 +205,10 @@ def _report(run_dir: Path, summary: dict) -> None:
 
 
 def with_overrides(scenario: Scenario, *, seed: int | None = None, backend: str | None = None,
-                   contracts_dir: str | None = None) -> Scenario:
-    changes = {}
-    if seed is not None:
-        changes["seed"] = seed
-    if backend is not None:
-        changes["backend"] = backend
-    if contracts_dir is not None:
-        changes["contracts_dir"] = contracts_dir
+                   contracts_dir: str | None = None, deployment_file: str | None = None,
+                   deviations_file: str | None = None) -> Scenario:
+    given = {"seed": seed, "backend": backend, "contracts_dir": contracts_dir, "deployment_file": deployment_file,
+             "deviations_file": deviations_file}
+    changes = {name: value for name, value in given.items() if value is not None}
     config: WorldConfig = attrs.evolve(scenario.config, **changes)
     return attrs.evolve(scenario, config=config)

@@ -39,6 +39,7 @@ import attrs
 from contracts_model.params import PRESETS, ProtocolParams, YieldParams
 from sim.config import (
     BACKENDS,
+    AdversaryConfig,
     AgentConfig,
     BitcoinConfig,
     DisputeConfig,
@@ -65,7 +66,8 @@ EVENT_KEYS: dict[str, dict[str, tuple[type, bool]]] = {
 
 
 #: WorldConfig fields that come from their own tables, not from [world].
-_NOT_WORLD_KEYS = ("params", "preset", "bitcoin", "oracle", "agents", "yields", "disputes", "reserves", "schedule",
+_NOT_WORLD_KEYS = ("params", "preset", "bitcoin", "oracle", "agents", "yields", "disputes", "reserves", "adversary",
+                   "schedule",
                    "check_invariants")
 
 
@@ -190,7 +192,8 @@ def load(name_or_path: str) -> Scenario:
 
 
 def parse(data: dict, source: str, path: Path | None = None) -> Scenario:
-    known = ("scenario", "world", "protocol", "bitcoin", "oracle", "agents", "yield", "disputes", "reserves", "events")
+    known = ("scenario", "world", "protocol", "bitcoin", "oracle", "agents", "yield", "disputes", "reserves",
+             "adversary", "events")
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise ScenarioError(f"{source}: unknown table [{unknown[0]}] (known: {', '.join(known)})")
@@ -218,6 +221,7 @@ def parse(data: dict, source: str, path: Path | None = None) -> Scenario:
     yields = _build(YieldConfig, data.get("yield", {}), f"{source}: [yield]")
     disputes = _build(DisputeConfig, data.get("disputes", {}), f"{source}: [disputes]")
     reserves = _build(ReservesConfig, data.get("reserves", {}), f"{source}: [reserves]")
+    adversary = _build(AdversaryConfig, data.get("adversary", {}), f"{source}: [adversary]")
     for share in ("taproot_share", "topup_share"):
         if getattr(agents, share) > 1:
             raise ScenarioError(f"{source}: [agents] {share}: expected a share between 0 and 1, got {getattr(agents, share)}")
@@ -226,7 +230,7 @@ def parse(data: dict, source: str, path: Path | None = None) -> Scenario:
         raise ScenarioError(f"{source}: events: expected [[events]] tables, got {events!r}")
     schedule = tuple(_event(item, f"{source}: [[events]] #{i + 1}", config.duration_s) for i, item in enumerate(events))
     config = attrs.evolve(config, params=params, preset=preset, bitcoin=bitcoin, oracle=oracle, agents=agents,
-                          yields=yields, disputes=disputes, reserves=reserves, schedule=schedule)
+                          yields=yields, disputes=disputes, reserves=reserves, adversary=adversary, schedule=schedule)
     return Scenario(name, header.get("description", ""), header.get("expected", ""), config, path)
 
 
@@ -319,6 +323,7 @@ def dump(scenario: Scenario) -> str:
         lines += _table("protocol.yield", c.params.yield_params)
     lines += _table("bitcoin", c.bitcoin) + _table("oracle", c.oracle) + _table("agents", c.agents)
     lines += _table("yield", c.yields) + _table("disputes", c.disputes) + _table("reserves", c.reserves)
+    lines += _table("adversary", c.adversary)
     for event in c.schedule:
         lines.append("[[events]]")
         lines.append(f"kind = {_toml_value(event.kind)}")

@@ -9,11 +9,15 @@ comes out the same on every machine and under any ``PYTHONHASHSEED``.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Callable
 
 import numpy as np
 import simpy
 
+from contracts_model.deployment import Deployment
+from contracts_model.errors import ContractRevert
+from sim.adversary import Probes
 from sim.agents import Population
 from sim.bitcoin.block import next_block_gap
 from sim.bitcoin.chain import BitcoinChain
@@ -21,29 +25,41 @@ from sim.bitcoin.reorg import ReorgPolicy
 from sim.config import BACKENDS, WorldConfig
 from sim.eventlog import EventLog
 from sim.disputes import Disputes
-from sim.invariants import BackingMonitor, YieldMonitor
+from sim.invariants import (BackingMonitor, CauseTracker, ProtocolLedger, Violations, WiringMonitor,
+                            YieldMonitor)
 from sim.metrics import Metrics
 from sim.oracle_service import OracleService
+from sim.protocol.deployment import load_deployment
+from sim.protocol.deviations import load_deviations
 from sim.protocol.evm_backend import GENESIS_TIMESTAMP, EvmBackend
-from sim.protocol.lockstep import LockstepBackend
+from sim.protocol.lockstep import Divergence, LockstepBackend
 from sim.protocol.model_backend import ModelBackend
-from sim.protocol.port import Backend
+from sim.protocol.port import Backend, RoleNotHeld
 from sim.protocol.recorder import RecordingBackend
 from sim.registry import Registry
 from sim.reserves import ReservesPublisher
 from sim.yield_flow import YieldFlow
 
-def make_backend(config: WorldConfig) -> Backend:
-    """The protocol deployed on the backend the config names."""
+def deployment_of(config: WorldConfig) -> Deployment:
+    """Who holds each role in this world: the config's deployment file, or the project's own wiring."""
+    return load_deployment(config.deployment_file).deployment if config.deployment_file else Deployment()
+
+
+def make_backend(config: WorldConfig, on_divergence: Callable[[Divergence], None] | None = None) -> Backend:
+    """The protocol deployed on the backend the config names. A lockstep backend records a divergence
+    (handing it to ``on_divergence``) and goes on with the build under test."""
+    deployment = deployment_of(config)
     if config.backend == "model":
-        return ModelBackend(config.params)
+        return ModelBackend(config.params, deployment=deployment)
     if config.backend == "evm":
-        return EvmBackend(config.params, artifacts_dir=config.contracts_dir)
+        return EvmBackend(config.params, deployment=deployment, artifacts_dir=config.contracts_dir)
     if config.backend == "lockstep":
         # In a world every account is touched sooner or later, so the full-state comparison runs
         # every 50 actions (and at the end); outcomes and events are still compared on every action.
-        return LockstepBackend(ModelBackend(config.params),
-                               EvmBackend(config.params, artifacts_dir=config.contracts_dir), observe_every=50)
+        return LockstepBackend(ModelBackend(config.params, deployment=deployment),
+                               EvmBackend(config.params, deployment=deployment, artifacts_dir=config.contracts_dir),
+                               observe_every=50, deviations=load_deviations(config.deviations_file),
+                               on_divergence="record", listener=on_divergence)
     raise ValueError(f"unknown backend {config.backend!r}; expected one of {', '.join(BACKENDS)}")
 
 
@@ -51,11 +67,12 @@ class World:
     def __init__(self, config: WorldConfig, *, log: EventLog | None = None, backend: Backend | None = None):
         self.config = config
         self.env = simpy.Environment()
-        streams = np.random.SeedSequence(config.seed).spawn(6)
+        # Child streams are fixed by their index, so adding a stream leaves the others' draws unchanged.
+        streams = np.random.SeedSequence(config.seed).spawn(7)
         (self.rng_chain, self.rng_agents, self.rng_oracle, self.rng_events, self.rng_yield,
-         self.rng_disputes) = (np.random.default_rng(s) for s in streams)
+         self.rng_disputes, self.rng_probes) = (np.random.default_rng(s) for s in streams)
         self.log = log if log is not None else EventLog()
-        self.backend = backend if backend is not None else make_backend(config)
+        self.backend = backend if backend is not None else make_backend(config, self._diverged)
         self.port = RecordingBackend(self.backend, self.log, lambda: int(self.env.now), GENESIS_TIMESTAMP,
                                      config.evm_block_time_s)
         btc = config.bitcoin
@@ -67,17 +84,21 @@ class World:
         self.population = Population(self.env, self.chain, self.port, self.oracle, self.log, config.agents,
                                      config.users, btc.network, self.rng_agents,
                                      config.oracle.register_with_prepay_share)
-        self.monitor = None
-        self.yield_monitor = None
-        self.violations: list = []
+        #: The one sink every monitor reports to; each violation carries the actor's latest failed calls.
+        self.causes = CauseTracker(self.port)
+        self.violations = Violations(self.log, lambda: int(self.env.now), self.causes)
+        self.ledger = self.monitor = self.yield_monitor = self.wiring = None
         if config.check_invariants:
-            self.monitor = BackingMonitor(self.env, self.chain, self.port, self.registry, self.oracle, self.log)
+            self.ledger = ProtocolLedger(self.port, self.violate)
+            self.monitor = BackingMonitor(self.env, self.chain, self.port, self.registry, self.oracle, self.log,
+                                          self.violate, self.ledger)
             self.oracle.on_bind.append(lambda binding: self.monitor.user_bound(binding.user))
             self.yield_monitor = YieldMonitor(self.port, config.params, self.log, self.violate, GENESIS_TIMESTAMP)
+            self.wiring = WiringMonitor(self.port, self.violate, config.yields.join_holders)
         self.yields = YieldFlow(self.env, self.port, self.oracle, self.log, config.yields, self.rng_yield,
-                                config.agents.onboarding_window_s)
+                                config.agents.onboarding_window_s, self.unexpected_failure)
         self.disputes = Disputes(self.env, self.chain, self.port, self.registry, self.oracle, self.yields, self.log,
-                                 config.disputes, self.rng_disputes, self.violate)
+                                 config.disputes, self.rng_disputes, self.violate, self.unexpected_failure)
         self.reserves = ReservesPublisher(self.env, self.chain, self.port, self.registry, self.log, config.reserves,
                                           self.oracle.min_conf, GENESIS_TIMESTAMP, self.violate)
         self.metrics = Metrics(self)
@@ -87,13 +108,15 @@ class World:
         env.process(self._mine())
         env.process(self.oracle.run())
         env.process(self.population.onboarding())
-        env.process(self.population.activity())
+        env.process(self._guarded(self.population.activity))
         env.process(self._schedule())
         env.process(self.yields.trader_onboarding())
-        env.process(self.yields.activity())
-        env.process(self.disputes.activity(self.population.onboarded))
-        env.process(self.reserves.run())
-        env.process(self.metrics.run(self.metrics_interval))
+        env.process(self._guarded(self.yields.activity))
+        env.process(self._guarded(lambda: self.disputes.activity(self.population.onboarded)))
+        env.process(self._guarded(self.reserves.run))
+        self.probes = Probes(env, self.port, config.adversary, self.rng_probes)
+        env.process(self._guarded(lambda: self.probes.run(self.population.onboarded)))
+        env.process(self._guarded(lambda: self.metrics.run(self.metrics_interval)))
         self.finished = False
 
     @property
@@ -101,6 +124,36 @@ class World:
         return max(60, self.config.duration_s // 500)
 
     # ------------------------------------------------------------------ processes
+
+    def _guarded(self, start: Callable):
+        """Run the process ``start()`` makes; a protocol call failing in it that its actor did not
+        expect (a panic in the build, a role no account holds) becomes a violation naming the call and
+        its cause, and the process starts again, so a defect in the build never ends the world."""
+        while True:
+            try:
+                yield from start()
+                return
+            except (ContractRevert, RoleNotHeld) as exc:
+                self.unexpected_failure(exc)
+
+    def unexpected_failure(self, exc: Exception, actor: str = "system") -> None:
+        """Record a protocol call that failed where the rules say it works."""
+        call = getattr(exc, "call", None)
+        if isinstance(exc, RoleNotHeld):
+            self.violate("wiring", actor, str(exc), function=call)
+            return
+        contract = (call or "").split(".")[0]
+        invariant = {"FeeVault": "fees", "FeePolicy": "fees", "YieldScalesPool": "yield",
+                     "ProofOfReserves": "reserves"}.get(contract, "consistency")
+        self.violate(invariant, actor, f"a protocol call failed: {call or 'a call'} reverted {exc!r}",
+                     function=call, error=repr(exc))
+
+    def _diverged(self, divergence: Divergence) -> None:
+        left, right = divergence.names
+        first = divergence.diffs[0] if divergence.diffs else ("", None, None)
+        self.violate("lockstep", "system", f"the build differs from the reference models ({first[0]})",
+                     step=divergence.step, action=divergence.action, differences=len(divergence.diffs),
+                     diffs=[{"path": path, left: repr(a), right: repr(b)} for path, a, b in divergence.diffs[:40]])
 
     def _mine(self):
         mean = self.config.bitcoin.mean_block_interval_s
@@ -151,9 +204,8 @@ class World:
     # ------------------------------------------------------------------ invariants and figures
 
     def violate(self, invariant: str, actor: str, message: str, **values) -> None:
-        """Record an invariant violation (every monitor reports through the backing monitor's list)."""
-        if self.monitor is not None:
-            self.monitor.violate(invariant, actor, message, **values)
+        """Record an invariant violation in the world's one sink (see :mod:`sim.invariants.sink`)."""
+        self.violations(invariant, actor, message, **values)
 
     def yield_snapshot(self) -> dict:
         figures = self.yields.snapshot()
@@ -161,8 +213,36 @@ class World:
             figures["owed"] = int(self.yield_monitor.owed_total(GENESIS_TIMESTAMP + int(self.env.now)))
         return figures
 
+    def paths(self) -> dict[str, int]:
+        """The protocol paths this world reached (sync outcomes, deposits, withdrawals, reverts by name,
+        pool joins, claims and tier changes, disputes, probes), for coverage tables."""
+        found = Counter()
+        if self.ledger is not None:
+            found.update(self.ledger.paths)
+            found.update(self.yield_monitor.paths)
+        summary = self.disputes.summary()
+        found["dispute_filed"] += summary["filed"]
+        found["dispute_resolved"] += summary["accepted"] + summary["rejected"]
+        found["probe"] += self.probes.tried
+        return {name: count for name, count in sorted(found.items()) if count}
+
+    def lockstep_summary(self) -> dict | None:
+        if not isinstance(self.backend, LockstepBackend):
+            return None
+        first = self.backend.divergences[0] if self.backend.divergences else None
+        return {"divergences": len(self.backend.divergences), "first": first.as_dict() if first else None,
+                "waived": self.backend.deviations.report()}
+
     def dispute_summary(self) -> dict:
         return self.disputes.summary()
+
+    def _read(self, read: Callable, default=None):
+        """A figure read through the port for the summary; a revert (a defect in the build) gives ``default``."""
+        try:
+            return read()
+        except ContractRevert as exc:
+            self.unexpected_failure(exc)
+            return default
 
     def extra_summary(self) -> dict:
         latest = self.reserves.latest
@@ -172,9 +252,10 @@ class World:
                 "traders": sum(1 for kind in self.yields.participants.values() if kind == 1),
                 "claims": self.yields.claims,
                 "claimed": self.yields.claimed,
-                "rate_bps": self.port.call("YieldScalesPool", "calculateYieldRate"),
-                "tiers": self.yields.tiers(),
+                "rate_bps": self._read(lambda: self.port.call("YieldScalesPool", "calculateYieldRate")),
+                "tiers": self._read(self.yields.tiers, {}),
             },
+            "lockstep": self.lockstep_summary(),
             "proof_of_reserves": {
                 "rounds": self.reserves.rounds,
                 "last_root": "0x" + latest.root.hex() if latest else None,
@@ -204,18 +285,10 @@ class World:
         now = int(self.env.now)
         users = self.registry.users()
         supply = self.port.total_supply()
-        recorded = sum(self.port.last_sats(u) for u in users)
-        if self.monitor is not None:
-            balances = {u: self.port.rbtc_balance(u) for u in users}
-            if supply != recorded or supply != sum(balances.values()):
-                self.violate("consistency", "system", "totalSupply differs from the sum of lastSats or of balances",
-                             total_supply=supply, sum_last_sats=recorded, sum_balances=sum(balances.values()))
-            for user in users:
-                if balances[user] != self.monitor.rbtc.get(user, 0):
-                    self.violate("consistency", user, "balanceOf differs from the Transfer events",
-                                 balance=balances[user], from_events=self.monitor.rbtc.get(user, 0))
-            if self.yield_monitor is not None:
-                self.yield_monitor.final_check(self.port, GENESIS_TIMESTAMP + now)
+        if self.ledger is not None:
+            self.ledger.final_check(users)
+            self.yield_monitor.final_check(self.port, GENESIS_TIMESTAMP + now)
+            self.wiring.final_check([u for u in users if self.ledger.rbtc.get(u, 0) > 0])
             if isinstance(self.backend, LockstepBackend):
                 self.backend.track(*users)
                 self.backend.check_state("end of run")

@@ -15,6 +15,7 @@ import numpy as np
 
 from contracts_model.errors import ContractRevert
 from sim.config import DAY, YieldConfig
+from sim.protocol.port import RoleNotHeld
 from sim.eventlog import EventLog
 from sim.oracle_service import OracleService
 from sim.poisson import next_arrival
@@ -27,8 +28,10 @@ TRADER_ETH_WEI = 10**18
 
 class YieldFlow:
     def __init__(self, env, port: RecordingBackend, oracle: OracleService, log: EventLog, config: YieldConfig,
-                 rng: np.random.Generator, onboarding_window_s: int):
+                 rng: np.random.Generator, onboarding_window_s: int, on_failure=None):
         self.env, self.port, self.oracle, self.log, self.config, self.rng = env, port, oracle, log, config, rng
+        #: on_failure(exception, actor): a call the rules say works failed (a role no account holds…).
+        self.on_failure = on_failure or (lambda exc, actor: None)
         self.onboarding_window_s = onboarding_window_s
         #: participant -> HOLDER or TRADER, in joining order.
         self.participants: dict[str, int] = {}
@@ -53,6 +56,9 @@ class YieldFlow:
             return True
         except ContractRevert as exc:
             self.log.append(self.now, "yield_error", function=function, user=args[0], error=exc.error_name)
+            return False
+        except RoleNotHeld as exc:  # the deployment gives the pool's oracle to a contract: nobody can join anyone
+            self.on_failure(exc, args[0])
             return False
 
     def _after_sync(self, user: str, op: str, receipt) -> None:
@@ -106,15 +112,20 @@ class YieldFlow:
         return int(self.rng.integers(low, high + 1))
 
     def claim(self, user: str) -> None:
-        owed = self.port.call("YieldScalesPool", "calculateYieldOwed", (user,))
+        try:
+            owed = self.port.call("YieldScalesPool", "calculateYieldOwed", (user,))
+        except ContractRevert as exc:  # a panic in the build: the participant cannot even see what it is owed
+            self.on_failure(exc, user)
+            return
         if owed == 0:
             return
         try:
             receipt = self.port.transact(user, "YieldScalesPool", "claimYield")
-        except ContractRevert as exc:
+        except ContractRevert as exc:  # the rules say a claim of owed yield pays it
             self.log.append(self.now, "yield_error", function="claimYield", user=user, error=exc.error_name)
+            self.on_failure(exc, user)
             return
-        paid = next(e.args[1] for e in receipt.events if e.name == "YieldClaimed")
+        paid = next((e.args[1] for e in receipt.events if e.name == "YieldClaimed"), 0)
         self.claims += 1
         self.claimed += paid
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from contracts_model.params import PRESETS
+from contracts_model.protocol import COMPILER
 from sim.protocol.artifacts import (
     DEFAULT_ARTIFACT_DIR,
     PROTOCOL_CONTRACTS,
@@ -24,11 +25,11 @@ ALL = PROTOCOL_CONTRACTS + ("ProofOfReserves",)
 
 
 def test_committed_artifacts_record_the_current_sources():
-    digest = source_digest()
     for name in ALL:
         artifact = json.loads((DEFAULT_ARTIFACT_DIR / f"{name}.json").read_text())
-        assert artifact["sourceHash"] == digest, f"{name}.json is stale: run `make contracts`"
+        assert artifact["sourceHash"] == source_digest(name), f"{name}.json is stale: run `make contracts`"
         assert artifact["compiler"]["version"].startswith("0.8.28+"), artifact["compiler"]
+        assert artifact["compiler"]["settings"] == COMPILER["settings"]
 
 
 def test_a_fresh_build_with_the_pinned_compiler_is_byte_identical():
@@ -39,13 +40,35 @@ def test_a_fresh_build_with_the_pinned_compiler_is_byte_identical():
     assert done.returncode == 0, done.stderr
 
 
-def test_the_source_digest_notices_an_edit(tmp_path):
+def test_a_source_digest_covers_its_contract_and_its_imports_only(tmp_path):
     copy = tmp_path / "solidity"
     shutil.copytree(DEFAULT_ARTIFACT_DIR.parent / "solidity", copy)
-    before = source_digest(copy)
+    before = {name: source_digest(name, copy) for name in ALL}
     target = copy / "FeePolicy.sol"
     target.write_text(target.read_text().replace("10_000", "10_001"))
-    assert source_digest(copy) != before
+    after = {name: source_digest(name, copy) for name in ALL}
+    assert [name for name in ALL if after[name] != before[name]] == ["FeePolicy"]
+    shared = copy / "Interfaces.sol"  # imported by every contract but ProofOfReserves
+    shared.write_text(shared.read_text() + "\n// touched\n")
+    touched = {name for name in ALL if source_digest(name, copy) != after[name]}
+    assert touched == set(ALL) - {"ProofOfReserves"}
+
+
+def test_compiling_one_contract_rewrites_only_its_artifact(tmp_path):
+    out = tmp_path / "artifacts"
+    shutil.copytree(DEFAULT_ARTIFACT_DIR, out)
+    src = tmp_path / "solidity"
+    shutil.copytree(DEFAULT_ARTIFACT_DIR.parent / "solidity", src)
+    target = src / "FeePolicy.sol"
+    target.write_text(target.read_text().replace("10_000", "1_000"))
+    done = subprocess.run(["node", "tools/compile.js", "--src", str(src), "--out", str(out), "--changed"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "(FeePolicy)" in done.stdout
+    changed = [name for name in ALL
+               if (out / f"{name}.json").read_bytes() != (DEFAULT_ARTIFACT_DIR / f"{name}.json").read_bytes()]
+    assert changed == ["FeePolicy"]
+    assert json.loads((out / "FeePolicy.json").read_text())["sourceHash"] == source_digest("FeePolicy", src)
 
 
 def _foundry_out(tmp_path: Path) -> Path:

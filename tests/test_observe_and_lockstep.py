@@ -7,9 +7,12 @@ import pytest
 from contracts_model import errors
 from contracts_model.errors import Panic
 from contracts_model.params import PRESETS, ProtocolParams, YieldParams
+from contracts_model.events import Event
+from sim.protocol.deviations import DeviationError, load_deviations
 from sim.protocol.lockstep import LockstepBackend, LockstepDivergence
 from sim.protocol.model_backend import ModelBackend
 from sim.protocol.observe import differences, observe
+from sim.protocol.port import Receipt
 
 ALICE = "0x" + "a1" * 20
 BOB = "0x" + "b0" * 20
@@ -125,3 +128,86 @@ def test_reverts_surface_as_named_exceptions_on_both_backends(testnet_lockstep):
     with pytest.raises(errors.RevertString) as caught:
         chain.transact(ALICE, "FeeVault", "fallback", ())
     assert caught.value.message == "DIRECT_CALL_REJECTED"
+
+
+# ---------------------------------------------------------------------------------------- foreign builds
+
+
+class HeightZero(ModelBackend):
+    """A stand-in for a foreign build that emits Synced.height = 0 (as the deployed aggregator does)."""
+
+    name = "foreign"
+
+    def transact(self, sender, contract, function, args=(), value=0):
+        receipt = super().transact(sender, contract, function, args, value)
+        events = tuple(Event(e.contract, e.name, e.args[:4] + (0,) + e.args[5:]) if e.name == "Synced" else e
+                       for e in receipt.events)
+        return Receipt(receipt.result, events)
+
+
+def _deviations(tmp_path, text):
+    path = tmp_path / "deviations.toml"
+    path.write_text(text)
+    return load_deviations(path)
+
+
+def test_a_declared_deviation_is_waived_and_counted(tmp_path):
+    waivers = _deviations(tmp_path, '[[deviation]]\nevent = "OracleAggregator.Synced"\nfield = "height"\n'
+                                    'expect = 0\nreason = "the deployed contract emits 0"\n')
+    chain = LockstepBackend(ModelBackend(PRESETS["testnet"]), HeightZero(PRESETS["testnet"]), deviations=waivers)
+    chain.deposit(chain.accounts.committee, ALICE, ETHER)
+    chain.sync(ALICE, 1_000)
+    chain.sync(ALICE, 400)
+    assert waivers.report() == [{"waiver": "event OracleAggregator.Synced.height: always 0",
+                                 "reason": "the deployed contract emits 0", "applied": 2}]
+    undeclared = LockstepBackend(ModelBackend(PRESETS["testnet"]), HeightZero(PRESETS["testnet"]))
+    undeclared.deposit(undeclared.accounts.committee, ALICE, ETHER)
+    with pytest.raises(LockstepDivergence, match=r"events\[2\]"):
+        undeclared.sync(ALICE, 1_000)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[[deviation]]\nevent = "OracleAggregator.Synced"\nfield = "hieght"\n', "'hieght' is not an argument"),
+    ('[[deviation]]\nevent = "Oracle.Synced"\nfield = 4\n', "unknown contract 'Oracle'"),
+    ('[[deviation]]\nevent = "OracleAggregator.Synced"\n', "needs a 'field'"),
+    ('[[deviation]]\nview = "YieldScalesPool.yieldMetrics"\nevent = "OracleAggregator.Synced"\n', "exactly one"),
+    ('[[deviation]]\nevent = "OracleAggregator.Synced"\nfield = 4\nexpect = "whatever"\n', "expect"),
+    ("[deviation]\n", r"must be \[\[deviation\]\] tables"),
+])
+def test_a_bad_deviations_file_is_one_line(tmp_path, text, message):
+    with pytest.raises(DeviationError, match=message) as caught:
+        _deviations(tmp_path, text)
+    assert "\n" not in str(caught.value)
+
+
+def test_recording_mode_keeps_the_divergence_and_goes_on_with_the_build(tmp_path):
+    seen = []
+    chain = LockstepBackend(ModelBackend(PRESETS["testnet"]), HeightZero(PRESETS["testnet"]),
+                            on_divergence="record", listener=seen.append)
+    chain.deposit(chain.accounts.committee, ALICE, ETHER)
+    receipt = chain.sync(ALICE, 1_000)  # diverges: recorded, not raised
+    assert [e.args[4] for e in receipt.events if e.name == "Synced"] == [0]  # the build's receipt
+    assert len(seen) == 1 and seen[0].step == 2 and not chain.comparing
+    chain.sync(ALICE, 2_000)  # no longer compared: one divergence, not a flood
+    assert chain.rbtc_balance(ALICE) == 2_000 and len(chain.divergences) == 1
+    rebuilt = LockstepDivergence(*LockstepDivergence(seen[0]).args)  # what SimPy does with a failed process
+    assert rebuilt.step == 2 and "events[2]" in str(rebuilt)
+
+
+def test_a_build_without_the_optional_contract_is_compared_on_what_both_have():
+    class NoReserves(ModelBackend):
+        name = "foreign"
+
+        def __init__(self, params):
+            super().__init__(params)
+            del self.addresses["ProofOfReserves"]
+
+        def has_function(self, contract, function):
+            return contract in self.addresses and function != "yieldIndex"  # lacks an extra view too
+
+    chain = LockstepBackend(ModelBackend(PRESETS["testnet"]), NoReserves(PRESETS["testnet"]))
+    assert "ProofOfReserves" not in chain.addresses and not chain.has("ProofOfReserves")
+    chain.deposit(chain.accounts.committee, ALICE, ETHER)
+    chain.sync(ALICE, 5_000)
+    chain.track(ALICE)
+    chain.check_state()  # neither the missing contract nor the missing view is a difference

@@ -363,17 +363,21 @@ def test_verdict_counts_the_violations_and_gives_each_its_reproduce_command(buil
     for text in (html_text, md):
         assert "2 INVARIANT VIOLATIONS" in text
         assert "ALL INVARIANTS HELD" not in text
-    # one row per violation, then a row holding that violation's reproduce command
+    # first one row per (invariant, message) with its full count and first occurrence, then one row per
+    # violation; each row is followed by a row holding its reproduce command
     rows = page.cells
-    backing = next(i for i, r in enumerate(rows) if r and r[0] == "backing")
-    consistency = next(i for i, r in enumerate(rows) if r and r[0] == "consistency")
+    found = [r for r in rows if r and r[0] in ("backing", "consistency") and len(r) == 6]
+    assert len(found) == 4
+    assert sorted((r[0], r[1]) for r in found[:2]) == [("backing", "1"), ("consistency", "1")]  # the groups
+    backing = max(i for i, r in enumerate(rows) if r and r[0] == "backing")
+    consistency = max(i for i, r in enumerate(rows) if r and r[0] == "consistency")
     assert OWN_REPRODUCE in rows[backing + 1][0]
     assert REPRODUCE in rows[consistency + 1][0]
     assert "day 0 10:50" in rows[backing][2] and ALICE in rows[backing][3]
     assert "rbtc = 50,000,000" in rows[backing][4] and "confirmed_btc = 49,997,500" in rows[backing][4]
     md_rows = [line for line in md.splitlines() if line.startswith("| backing |") or line.startswith("| consistency |")]
-    assert len(md_rows) == 2
-    assert OWN_REPRODUCE in md_rows[0] and REPRODUCE in md_rows[1]
+    assert len(md_rows) == 4  # two groups, then two violations
+    assert OWN_REPRODUCE in md_rows[2] and REPRODUCE in md_rows[3]
 
 
 def test_key_figures_match_the_summary(built):

@@ -82,7 +82,7 @@ def test_worlds_publish_roots_whose_totals_are_the_chains_reserves():
     world.finish()
     assert world.reserves.rounds == 5
     snapshot = world.reserves.publish()  # one more round now, to compare with the chain as it stands
-    assert world.monitor.violations == []
+    assert world.violations.kept == []
     addresses = [b.btc_address for b in world.registry.all_bindings()]
     assert snapshot.total_sats == world.chain.total_confirmed(addresses, 1) > 0
     assert snapshot.total_sats == sum(leaf.balance_sats for leaf in snapshot.leaves)
@@ -114,7 +114,7 @@ def test_a_committee_over_reporting_reserves_is_caught(monkeypatch):
     monkeypatch.setattr(reserves.ReservesPublisher, "publish", over_report)
     world = World(WorldConfig(seed=4, users=10, duration_s=DAY, reserves=ReservesConfig(interval_s=DAY // 2)))
     world.run()
-    caught = [v for v in world.monitor.violations if v.invariant == "reserves"]
+    caught = [v for v in world.violations.kept if v.invariant == "reserves"]
     assert caught and "published total differs" in caught[0].message
     assert caught[0].values["published"] > caught[0].values["confirmed_btc"]
 

@@ -76,7 +76,7 @@ def worlds(draw, max_users: int, max_duration_s: int):
 def assert_backed(world: World) -> None:
     monitor = world.monitor
     assert monitor.checks > 0
-    assert monitor.violations == [], [v.as_dict() for v in monitor.violations[:5]]
+    assert world.violations.kept == [], [v.as_dict() for v in world.violations.kept[:5]]
     # every window is explained and closed by the end unless the run ended inside its bound
     for window in monitor.windows():
         assert window.cause in ("reorg", "outage", "latency")
@@ -126,7 +126,7 @@ def test_a_deep_reorg_reversing_a_deposit_opens_a_bounded_window_the_next_round_
     assert window.max_excess == 500_000  # the whole reversed deposit was over-issued…
     assert window.start == reorg_at
     assert window.end is not None and 0 < window.duration <= config.oracle.reaction_delay_s + 1  # …and repaired
-    assert world.monitor.violations == []
+    assert world.violations.kept == []
     assert world.port.rbtc_balance(user) == 0
     kinds = [r["kind"] for r in world.log.records]
     assert "backing_window_open" in kinds and "backing_window_close" in kinds
@@ -139,7 +139,7 @@ def test_a_shallow_reorg_within_min_confirmations_opens_no_window():
         schedule=(ScheduledEvent("reorg", 8 * HOUR, {"depth": 2, "double_spend": 1.0}),))
     world = run(config)
     assert world.monitor.windows() == []
-    assert world.monitor.violations == []
+    assert world.violations.kept == []
     assert any(r["kind"] == "btc_reorg" for r in world.log.records)
 
 
@@ -155,7 +155,7 @@ def test_an_oracle_that_ignores_decreases_is_caught(monkeypatch):
     monkeypatch.setattr(OracleService, "reconcile", never_burns)
     config = WorldConfig(seed=5, users=20, duration_s=DAY, agents=AgentConfig(spend_per_day=8.0))
     world = run(config)
-    backing = [v for v in world.monitor.violations if v.invariant == "backing"]
+    backing = [v for v in world.violations.kept if v.invariant == "backing"]
     assert backing, "an oracle that never syncs decreases must break backing"
     first = backing[0]
     assert first.values["rbtc"] > first.values["confirmed_btc"]
@@ -172,7 +172,7 @@ def test_an_oracle_that_skips_users_is_caught_by_the_mirroring_check(monkeypatch
 
     monkeypatch.setattr(OracleService, "reconcile", lazy)
     world = run(WorldConfig(seed=2, users=30, duration_s=12 * HOUR))
-    assert any(v.invariant == "mirroring" for v in world.monitor.violations)
+    assert any(v.invariant == "mirroring" for v in world.violations.kept)
 
 
 # ---------------------------------------------------------------------------------------- determinism

@@ -37,7 +37,7 @@ def season() -> World:
 def test_holders_reach_silver_and_gold_and_the_rate_stays_bounded(season):
     tiers = season.yields.tiers()
     assert tiers["silver"] > 0 and tiers["gold"] > 0, tiers
-    assert season.monitor.violations == []
+    assert season.violations.kept == []
     assert all(0 <= row["yield_rate_bps"] <= 2000 for row in season.metrics.rows)
     kinds = set(season.yields.participants.values())
     assert kinds == {0, 1}  # holders joined by the oracle, traders by the partner
@@ -97,13 +97,13 @@ def test_the_ghost_ledger_catches_a_pool_that_restarts_the_clock(monkeypatch):
     assert hasattr(yield_pool.YieldScalesPool, method)
     monkeypatch.setattr(yield_pool.YieldScalesPool, method, forgetful_checkpoint)
     world = run(short_season(days=40))
-    assert any(v.invariant == "yield" for v in world.monitor.violations)
+    assert any(v.invariant == "yield" for v in world.violations.kept)
 
 
 def test_yield_flow_agrees_in_lockstep():
     world = run(attrs.evolve(short_season(days=3), users=6, backend="lockstep",
                              yields=YieldConfig(traders=2, claim_per_day=2.0)))
-    assert world.monitor.violations == []
+    assert world.violations.kept == []
     assert world.yields.claims > 0
 
 
@@ -123,7 +123,7 @@ def test_a_dispute_storm_resolves_every_dispute_correctly_and_in_time():
     assert len(disputes) > 30
     assert {d.state for d in disputes} == {"accepted", "rejected"}
     assert world.disputes.open == {}
-    assert world.monitor.violations == []
+    assert world.violations.kept == []
     for dispute in disputes:
         assert dispute.state == ("accepted" if dispute.reported == dispute.truth else "rejected")
     # waiting out the outage is allowed; once the committee is back it answers within the bound
@@ -147,11 +147,11 @@ def test_disputes_flow_on_chain_for_participants():
 def test_a_committee_that_accepts_everything_is_caught(monkeypatch):
     monkeypatch.setattr(Disputes, "decide", lambda self, dispute, confirmed: True)
     world = run(attrs.evolve(storm(), duration_s=12 * HOUR))
-    assert any(v.invariant == "disputes" for v in world.monitor.violations)
+    assert any(v.invariant == "disputes" for v in world.violations.kept)
 
 
 def test_a_slow_committee_breaks_the_resolution_bound():
     world = run(attrs.evolve(storm(), disputes=DisputeConfig(frivolous_per_day=1.0, validation_delay_s=1_800,
                                                              resolution_bound_s=900), schedule=()))
-    late = [v for v in world.monitor.violations if v.invariant == "disputes"]
+    late = [v for v in world.violations.kept if v.invariant == "disputes"]
     assert late and "resolution bound" in late[0].message

@@ -8,7 +8,7 @@ structs and multiple outputs are tuples. Reverts are turned into the exception c
 
 from __future__ import annotations
 
-import re
+from typing import Callable
 
 from attrs import frozen
 from eth_abi import decode as abi_decode
@@ -16,12 +16,11 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 from contracts_model import errors
+from contracts_model.abi import args_checker, split_tuple
 from contracts_model.events import Event
 
 _ERROR_STRING = keccak(b"Error(string)")[:4]
 _PANIC = keccak(b"Panic(uint256)")[:4]
-_INT_TYPE = re.compile(r"^(u?)int(\d*)$")
-_BYTES_N = re.compile(r"^bytes(\d+)$")
 
 
 #: A call argument that does not fit its ABI type; raised before anything executes.
@@ -56,77 +55,8 @@ def _normalize(value, kind: str):
         inner = kind[: kind.rindex("[")]
         return tuple(_normalize(v, inner) for v in value)
     if kind.startswith("("):
-        return tuple(_normalize(v, t) for v, t in zip(value, _split_tuple(kind), strict=True))
+        return tuple(_normalize(v, t) for v, t in zip(value, split_tuple(kind), strict=True))
     return value
-
-
-def _split_tuple(kind: str) -> list[str]:
-    """``(a,(b,c),d)`` -> ``['a', '(b,c)', 'd']``."""
-    parts, depth, current = [], 0, ""
-    for ch in kind[1:-1]:
-        if ch == "," and depth == 0:
-            parts.append(current)
-            current = ""
-            continue
-        depth += ch == "("
-        depth -= ch == ")"
-        current += ch
-    if current:
-        parts.append(current)
-    return parts
-
-
-def check_value(value, kind: str, where: str) -> None:
-    """Raise :class:`InvalidArgument` unless ``value`` is a canonical value of ABI type ``kind``."""
-    if kind.endswith("]"):
-        if not isinstance(value, (list, tuple)):
-            raise InvalidArgument(f"{where}: expected a list for {kind}, got {value!r}")
-        inner = kind[: kind.rindex("[")]
-        size = kind[kind.rindex("[") + 1 : -1]
-        if size and len(value) != int(size):
-            raise InvalidArgument(f"{where}: expected {size} items for {kind}, got {len(value)}")
-        for i, item in enumerate(value):
-            check_value(item, inner, f"{where}[{i}]")
-        return
-    if kind.startswith("("):
-        parts = _split_tuple(kind)
-        if not isinstance(value, (list, tuple)) or len(value) != len(parts):
-            raise InvalidArgument(f"{where}: expected a tuple {kind}, got {value!r}")
-        for i, (item, part) in enumerate(zip(value, parts)):
-            check_value(item, part, f"{where}.{i}")
-        return
-    match = _INT_TYPE.match(kind)
-    if match:
-        bits = int(match.group(2) or 256)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise InvalidArgument(f"{where}: expected an integer for {kind}, got {value!r}")
-        low, high = (0, 2**bits - 1) if match.group(1) else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
-        if not low <= value <= high:
-            raise InvalidArgument(f"{where}: {value} is out of range for {kind} [{low}, {high}]")
-        return
-    if kind == "address":
-        if not (isinstance(value, str) and len(value) == 42 and value[:2] == "0x" and value == value.lower()):
-            raise InvalidArgument(f"{where}: expected a lowercase 0x-prefixed 20-byte hex address, got {value!r}")
-        try:
-            int(value, 16)
-        except ValueError:
-            raise InvalidArgument(f"{where}: {value!r} is not hex") from None
-        return
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise InvalidArgument(f"{where}: expected a bool, got {value!r}")
-        return
-    if kind in ("bytes", "string"):
-        expected = bytes if kind == "bytes" else str
-        if not isinstance(value, expected):
-            raise InvalidArgument(f"{where}: expected {expected.__name__} for {kind}, got {value!r}")
-        return
-    match = _BYTES_N.match(kind)
-    if match:
-        if not isinstance(value, bytes) or len(value) != int(match.group(1)):
-            raise InvalidArgument(f"{where}: expected exactly {match.group(1)} bytes for {kind}, got {value!r}")
-        return
-    raise InvalidArgument(f"{where}: unsupported ABI type {kind}")
 
 
 @frozen
@@ -142,14 +72,8 @@ class FunctionAbi:
     outputs: tuple[str, ...]
     payable: bool
     readonly: bool
-
-    def check_args(self, args: tuple) -> None:
-        if len(args) != len(self.inputs):
-            raise InvalidArgument(
-                f"{self.contract}.{self.signature}: expected {len(self.inputs)} arguments, got {len(args)}"
-            )
-        for value, kind, pname in zip(args, self.inputs, self.input_names):
-            check_value(value, kind, f"{self.contract}.{self.name}({pname or '?'})")
+    #: The shared argument normalizer (contracts_model.abi): canonical arguments or ArgumentError.
+    check_args: Callable[[tuple], tuple]
 
     def encode(self, args: tuple) -> bytes:
         return self.selector + abi_encode(self.inputs, args) if self.inputs else self.selector
@@ -182,6 +106,21 @@ class EventAbi:
             for (position, kind), value in zip(self.plain, values):
                 args[position] = _normalize(value, kind)
         return Event(self.contract, self.name, tuple(args))
+
+
+def _args_checker(name: str, inputs: tuple[str, ...]) -> Callable[[tuple], tuple]:
+    """The shared normalizer for a function (the models use the same, so messages are the same on every
+    backend); one whose ABI types it cannot handle fails when called, not when a foreign build's
+    artifact is loaded."""
+    try:
+        return args_checker(name, inputs)
+    except InvalidArgument as exc:
+        message = f"{name}: {exc}"
+
+        def unsupported(args):
+            raise InvalidArgument(message)
+
+        return unsupported
 
 
 def _is_static(kind: str) -> bool:
@@ -226,6 +165,7 @@ class ContractCodec:
             outputs=tuple(canonical_type(p) for p in entry.get("outputs", ())),
             payable=mutability == "payable",
             readonly=mutability in ("view", "pure"),
+            check_args=_args_checker(f"{self.name}.{entry['name']}", inputs),
         )
 
     def _event(self, entry: dict) -> EventAbi:

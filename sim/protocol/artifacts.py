@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from attrs import frozen
 
+from contracts_model.protocol import CONTRACTS, OPTIONAL_CONTRACTS, REQUIRED_CONTRACTS, SPECS
 from sim.evm.codec import canonical_type
 
 #: The project's own artifact directory, used when no other is given.
@@ -27,75 +29,13 @@ DEFAULT_ARTIFACT_DIR = Path(__file__).resolve().parents[2] / "contracts_model" /
 #: The Solidity sources those artifacts are compiled from.
 SOURCE_DIR = DEFAULT_ARTIFACT_DIR.parent / "solidity"
 
-#: What the harness calls on each contract (PROTOCOL.md). A build lacking one of these cannot run.
-REQUIRED_FUNCTIONS: dict[str, tuple[str, ...]] = {
-    "FeePolicy": ("quoteFees(address,int64)", "pctBps()", "fixedWei()", "weiPerSat()"),
-    "RBTCSynth": (
-        "oracleMint(address,uint64)",
-        "oracleBurn(address,uint64)",
-        "transfer(address,uint256)",
-        "transferFrom(address,address,uint256)",
-        "approve(address,uint256)",
-        "allowance(address,address)",
-        "totalSupply()",
-        "balanceOf(address)",
-        "oracle()",
-    ),
-    "FeeVault": ("depositETH(address)", "spendFrom(address,uint256)", "withdrawUnused()", "balanceOf(address)"),
-    "OracleAggregator": (
-        "sync(address,uint64,bytes)",
-        "executeEmergencyBurn(address)",
-        "resetEmergencyBurnStatus(address)",
-        "registerAndPrepay(address,uint8,bytes32)",
-        "lastSats(address)",
-        "emergencyBurnExecuted(address)",
-        "totalEmergencyBurns()",
-        "committee()",
-        "minConfirmations()",
-        "maxFeePerSyncWei()",
-        "synth()",
-        "feeVault()",
-        "feePolicy()",
-    ),
-    "YieldScalesPool": (
-        "joinAsBitcoinHolder(address)",
-        "joinAsTrader(address,uint256)",
-        "updateRBTCContribution(address,uint256)",
-        "emergencyBurn(address,uint256)",
-        "resolveDispute(address,bool)",
-        "claimYield()",
-        "disputeBalance(uint256,uint256)",
-        "calculateYieldRate()",
-        "calculateYieldOwed(address)",
-        "getScaleBalance()",
-        "getParticipant(address)",
-        "getSystemStats()",
-        "isDisputed(address)",
-        "participants(address)",
-        "totalParticipants()",
-        "totalVirtualUSDT()",
-    ),
-}
+#: What the harness calls on each contract and the events it relies on (declared in protocol.json).
+REQUIRED_FUNCTIONS: dict[str, tuple[str, ...]] = {c.name: c.functions for c in CONTRACTS if c.functions}
+REQUIRED_EVENTS: dict[str, tuple[str, ...]] = {c.name: c.events for c in CONTRACTS if c.events}
+#: Contracts every build must have, in deployment order, and those it may lack (losing that feature).
+PROTOCOL_CONTRACTS = REQUIRED_CONTRACTS
 
-#: Events the indexer and the invariant checks rely on.
-REQUIRED_EVENTS: dict[str, tuple[str, ...]] = {
-    "RBTCSynth": ("Transfer(address,address,uint256)",),
-    "FeeVault": (
-        "Deposited(address,uint256)",
-        "Spent(address,uint256,address)",
-        "Withdrawn(address,uint256)",
-    ),
-    "OracleAggregator": (
-        "Synced(address,uint64,int64,uint256,uint32,uint64)",
-        "NeedsTopUp(address)",
-        "EmergencyBurn(address,uint256,string)",
-    ),
-}
-
-#: Contracts every build must have, in deployment order.
-PROTOCOL_CONTRACTS = ("FeePolicy", "RBTCSynth", "FeeVault", "OracleAggregator", "YieldScalesPool")
-#: Contracts the project adds; a foreign build may lack them and then loses only that feature.
-OPTIONAL_CONTRACTS = ("ProofOfReserves",)
+_IMPORT = re.compile(r"""^\s*import\s+[^;]*?["']\./([^"']+\.sol)["']""", re.MULTILINE)
 
 
 class ArtifactError(ValueError):
@@ -121,11 +61,25 @@ def _signature(entry: dict) -> str:
     return f"{entry.get('name', '')}({types})"
 
 
-def source_digest(source_dir: Path = SOURCE_DIR) -> str:
-    """sha256 over ``name\\0content\\0`` of the sorted ``.sol`` files (the same digest tools/compile.js records)."""
+def source_files(contract: str, source_dir: Path = SOURCE_DIR) -> list[str]:
+    """The ``.sol`` files ``contract`` is compiled from: its own and, transitively, what it imports."""
+    found: list[str] = []
+    pending = [SPECS[contract].source]
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        found.append(name)
+        pending.extend(_IMPORT.findall((source_dir / name).read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def source_digest(contract: str, source_dir: Path = SOURCE_DIR) -> str:
+    """sha256 over ``name\\0content\\0`` of :func:`source_files`, sorted by name: the digest
+    tools/compile.js records in each artifact, so editing one contract's source leaves the others' alone."""
     digest = hashlib.sha256()
-    for path in sorted(source_dir.glob("*.sol"), key=lambda p: p.name):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name in source_files(contract, source_dir):
+        digest.update(name.encode() + b"\0" + (source_dir / name).read_bytes() + b"\0")
     return digest.hexdigest()
 
 

@@ -15,7 +15,7 @@ from contracts_model.params import ProtocolParams
 from sim.evm.codec import ContractCodec, decode_revert
 from sim.evm.engine import EvmEngine, Execution
 from sim.protocol.artifacts import ArtifactError, load_artifacts
-from contracts_model.deployment import deployment_plan, yield_configuration
+from contracts_model.deployment import Deployment, deployment_plan, yield_configuration
 from sim.protocol.deployment import OPERATOR_FUNDING_WEI, Accounts
 from sim.protocol.port import Backend, Receipt
 
@@ -45,12 +45,14 @@ class EvmBackend(Backend):
         params: ProtocolParams,
         *,
         accounts: Accounts | None = None,
+        deployment: Deployment = Deployment(),
         artifacts_dir: Path | str | None = None,
         genesis_timestamp: int = GENESIS_TIMESTAMP,
         genesis_block: int = 1,
     ):
         self.params = params
         self.accounts = accounts or Accounts()
+        self.deployment = deployment
         self.artifacts = load_artifacts(artifacts_dir)
         self.codecs = {name: ContractCodec(name, art.abi) for name, art in self.artifacts.items()}
         self._errors: dict[bytes, tuple[str, tuple[str, ...]]] = {}
@@ -70,8 +72,7 @@ class EvmBackend(Backend):
 
     def _deploy(self) -> None:
         deployer = _raw(self.accounts.deployer)
-        a = self.accounts
-        for step in deployment_plan(self.params, a.deployer, a.committee, a.fee_collector):
+        for step in deployment_plan(self.params, self.accounts.as_dict(), self.deployment):
             artifact = self.artifacts.get(step.contract)
             if artifact is None:  # an optional contract this build does not have
                 continue
@@ -98,7 +99,7 @@ class EvmBackend(Backend):
                     f"{self.artifacts['YieldScalesPool'].path}: custom yield parameters need "
                     "configureYield(uint256,uint256,uint256,uint256,uint256,uint256,uint256), which this ABI lacks"
                 )
-            self.transact(self.accounts.committee, "YieldScalesPool", "configureYield", configuration)
+            self.transact(self.actor("pool_oracle"), "YieldScalesPool", "configureYield", configuration)
 
     # ------------------------------------------------------------------ the port
 
@@ -108,8 +109,7 @@ class EvmBackend(Backend):
             fn, data = None, _SPECIAL_ENTRIES[function]
         else:
             fn = codec.function(function)
-            fn.check_args(args)
-            data = fn.encode(args)
+            data = fn.encode(fn.check_args(args))
         try:
             result = self.engine.execute(_raw(sender), self._raw_addresses[contract], data, value)
         except EvmInsufficientFunds as exc:
@@ -121,9 +121,8 @@ class EvmBackend(Backend):
 
     def call(self, contract: str, function: str, args: tuple = ()) -> Any:
         fn = self.codecs[contract].function(function)
-        fn.check_args(args)
         result = self.engine.execute(
-            b"\0" * 20, self._raw_addresses[contract], fn.encode(args), 0, static=True
+            b"\0" * 20, self._raw_addresses[contract], fn.encode(fn.check_args(args)), 0, static=True
         )
         if not result.success:
             raise self._failure(result)

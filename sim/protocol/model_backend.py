@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts_model.deployment import Deployment
 from contracts_model.params import ProtocolParams
 from contracts_model.system import ModelSystem
 from sim.protocol.deployment import OPERATOR_FUNDING_WEI, Accounts
@@ -25,11 +26,13 @@ class ModelBackend(Backend):
         params: ProtocolParams,
         *,
         accounts: Accounts | None = None,
+        deployment: Deployment = Deployment(),
         genesis_timestamp: int = GENESIS_TIMESTAMP,
         genesis_block: int = 1,
     ):
         self.params = params
         self.accounts = accounts or Accounts()
+        self.deployment = deployment
         self.system = ModelSystem(
             params,
             deployer=self.accounts.deployer,
@@ -38,6 +41,7 @@ class ModelBackend(Backend):
             genesis_timestamp=genesis_timestamp,
             genesis_block=genesis_block,
             operator_funding_wei=OPERATOR_FUNDING_WEI,
+            deployment=deployment,
         )
         self.addresses = dict(self.system.addresses)
 

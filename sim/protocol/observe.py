@@ -46,18 +46,23 @@ def _read(backend, contract: str, function: str, args: tuple = ()) -> Any:
         return exc
 
 
-def observe(backend, users) -> dict:
-    """``{"globals": {...}, "users": {address: {...}}}`` for the given users, in sorted order."""
-    view_exists = backend.has_function
+def observe(backend, users, view_exists=None, contracts: dict[str, str] | None = None) -> dict:
+    """``{"globals": {...}, "users": {address: {...}}}`` for the given users, in sorted order.
+
+    ``view_exists(contract, function)`` chooses the views read (default: those the backend has) and
+    ``contracts`` the contracts whose ETH is read (default: the backend's), so two different builds
+    are observed on what they share.
+    """
+    view_exists = view_exists or backend.has_function
     found: dict[str, Any] = {}
     for contract, function in GLOBAL_VIEWS:
         if view_exists(contract, function):
             found[f"{contract}.{function}"] = _read(backend, contract, function)
     if view_exists("ProofOfReserves", "latest") and found.get("ProofOfReserves.rounds"):
         found["ProofOfReserves.latest"] = _read(backend, "ProofOfReserves", "latest")
-    for name, address in sorted(backend.addresses.items()):
+    for name, address in sorted((contracts if contracts is not None else backend.addresses).items()):
         found[f"eth.{name}"] = backend.eth_balance(address)
-    found["eth.feeCollector"] = backend.eth_balance(backend.accounts.fee_collector)
+    found["eth.feeCollector"] = backend.eth_balance(backend.role_address("fee_collector"))
     per_user: dict[str, dict] = {}
     for user in sorted(set(users)):
         row: dict[str, Any] = {"eth": backend.eth_balance(user)}

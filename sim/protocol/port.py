@@ -18,9 +18,14 @@ from typing import Any
 
 from attrs import frozen
 
+from contracts_model.deployment import Deployment
 from contracts_model.events import Event
 from contracts_model.params import ProtocolParams
 from sim.protocol.deployment import Accounts
+
+
+class RoleNotHeld(RuntimeError):
+    """The harness was asked to act in a role that, in this deployment, a contract holds."""
 
 
 @frozen
@@ -39,6 +44,8 @@ class Backend(ABC):
 
     params: ProtocolParams
     accounts: Accounts
+    #: Who holds each role (the project's own wiring unless a deployment file said otherwise).
+    deployment: Deployment = Deployment()
     #: Contract name -> address (lowercase hex) of every deployed contract.
     addresses: dict[str, str]
 
@@ -85,6 +92,18 @@ class Backend(ABC):
         """Whether the deployed ``contract`` has ``function`` (foreign builds may lack the project's extras)."""
         return contract in self.addresses
 
+    def role_address(self, role: str) -> str:
+        """The address holding ``role`` (an account or a contract)."""
+        return self.deployment.address(role, self.accounts.as_dict())
+
+    def actor(self, role: str) -> str:
+        """The account the harness acts from in ``role``; :class:`RoleNotHeld` if a contract holds it."""
+        sender = self.deployment.actor(role, self.accounts.as_dict())
+        if sender is None:
+            raise RoleNotHeld(f"role {role} is held by the contract {self.deployment.holder(role)}, "
+                              "which the harness cannot make call")
+        return sender
+
     def contract(self, name: str) -> "ContractProxy":
         """``backend.contract("RBTCSynth").balanceOf(user)`` calls a view;
         ``.oracleMint(user, 5, sender=addr)`` sends a transaction (``value=`` for payable functions)."""
@@ -95,7 +114,7 @@ class Backend(ABC):
     # ------------------------------------------------------------------ typed helpers
 
     def sync(self, user: str, new_balance_sats: int, proof: bytes = b"") -> Receipt:
-        return self.transact(self.accounts.committee, "OracleAggregator", "sync", (user, new_balance_sats, proof))
+        return self.transact(self.actor("committee"), "OracleAggregator", "sync", (user, new_balance_sats, proof))
 
     def deposit(self, payer: str, user: str, wei: int) -> Receipt:
         return self.transact(payer, "FeeVault", "depositETH", (user,), value=wei)
@@ -105,14 +124,14 @@ class Backend(ABC):
 
     def register_and_prepay(self, user: str, method: int, checksum: bytes, wei: int) -> Receipt:
         return self.transact(
-            self.accounts.committee, "OracleAggregator", "registerAndPrepay", (user, method, checksum), value=wei
+            self.actor("committee"), "OracleAggregator", "registerAndPrepay", (user, method, checksum), value=wei
         )
 
     def execute_emergency_burn(self, user: str) -> Receipt:
-        return self.transact(self.accounts.committee, "OracleAggregator", "executeEmergencyBurn", (user,))
+        return self.transact(self.actor("committee"), "OracleAggregator", "executeEmergencyBurn", (user,))
 
     def reset_emergency_burn_status(self, user: str) -> Receipt:
-        return self.transact(self.accounts.committee, "OracleAggregator", "resetEmergencyBurnStatus", (user,))
+        return self.transact(self.actor("committee"), "OracleAggregator", "resetEmergencyBurnStatus", (user,))
 
     def quote_fee(self, user: str, delta_sats: int) -> int:
         return self.call("FeePolicy", "quoteFees", (user, delta_sats))
@@ -132,13 +151,14 @@ class Backend(ABC):
     def emergency_burned(self, user: str) -> bool:
         return self.call("OracleAggregator", "emergencyBurnExecuted", (user,))
 
-    # pool: the committee is the pool's oracle
     def pool(self, function: str, *args: Any) -> Receipt:
-        """Call a committee-only YieldScalesPool function (join, update, emergencyBurn, resolveDispute…)."""
-        return self.transact(self.accounts.committee, "YieldScalesPool", function, args)
+        """Call an oracle-only YieldScalesPool function (join, update, emergencyBurn, resolveDispute…) as
+        the pool's oracle (the committee account in the project's own wiring)."""
+        return self.transact(self.actor("pool_oracle"), "YieldScalesPool", function, args)
 
     def publish_reserves(self, root: bytes, height: int, total_sats: int) -> Receipt:
-        return self.transact(self.accounts.committee, "ProofOfReserves", "publishRoot", (root, height, total_sats))
+        return self.transact(self.actor("reserves_publisher"), "ProofOfReserves", "publishRoot",
+                             (root, height, total_sats))
 
 
 class ContractProxy:

@@ -3,9 +3,10 @@
 :class:`RecordingBackend` wraps any backend. Before each call it moves the block context to the
 world clock (EVM block ``1 + t // block_time``, timestamp ``genesis + t``). Each transaction gets a
 position in its block and a deterministic hash, and is written to the event log as one ``evm_tx``
-record (sender, target, function, arguments, status, decoded events): what an indexer reads from
-a real chain's blocks and receipts. Listeners (the oracle service, invariant monitors, the
-indexer) are told of every successful transaction's events as it happens.
+record (sender, target, function, arguments, status, decoded events or revert reason): what an
+indexer reads from a real chain's blocks and receipts. Listeners (the oracle service, invariant
+monitors, the indexer) are told of every transaction as it happens: before it runs, and after, with
+its receipt or its revert.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from sim.eventlog import EventLog
 from sim.protocol.port import Backend, Receipt
 
 TxListener = Callable[[dict, Receipt], None]
+RevertListener = Callable[[dict, ContractRevert], None]
+BeforeListener = Callable[[str, str, str, tuple, int], None]
 
 
 class RecordingBackend(Backend):
@@ -31,14 +34,26 @@ class RecordingBackend(Backend):
         self.genesis_timestamp = genesis_timestamp
         self.block_time_s = block_time_s
         self.params, self.accounts, self.addresses = inner.params, inner.accounts, inner.addresses
+        self.deployment = inner.deployment
         self.name = inner.name
         self._listeners: list[TxListener] = []
+        self._revert_listeners: list[RevertListener] = []
+        self._before_listeners: list[BeforeListener] = []
         self._block = (-1, -1)
         self._tx_index = 0
 
     def subscribe(self, listener: TxListener) -> None:
         """Call ``listener(tx_record, receipt)`` after every successful transaction."""
         self._listeners.append(listener)
+
+    def subscribe_reverts(self, listener: RevertListener) -> None:
+        """Call ``listener(tx_record, exception)`` after every reverted transaction."""
+        self._revert_listeners.append(listener)
+
+    def subscribe_before(self, listener: BeforeListener) -> None:
+        """Call ``listener(sender, contract, function, args, value)`` before every transaction runs (a
+        monitor reads the state the rules compare the outcome with)."""
+        self._before_listeners.append(listener)
 
     def evm_block_at(self, t: int) -> int:
         return 1 + t // self.block_time_s
@@ -71,10 +86,16 @@ class RecordingBackend(Backend):
             "args": args,
             "value": value,
         }
+        for before in self._before_listeners:
+            before(sender, contract, function, args, value)
         try:
             receipt = self.inner.transact(sender, contract, function, args, value)
         except ContractRevert as exc:
-            self.log.append(t, "evm_tx", status="revert", error=exc.error_name or repr(exc), events=[], **record)
+            exc.call = f"{contract}.{function}"  # which call failed, for whoever reports it
+            logged = self.log.append(t, "evm_tx", status="revert", error=exc.error_name or repr(exc), events=[],
+                                     **record)
+            for listener in self._revert_listeners:
+                listener(logged, exc)
             raise
         record = self.log.append(
             t,
@@ -89,7 +110,11 @@ class RecordingBackend(Backend):
 
     def call(self, contract: str, function: str, args: tuple = ()) -> Any:
         self._follow_clock()
-        return self.inner.call(contract, function, args)
+        try:
+            return self.inner.call(contract, function, args)
+        except ContractRevert as exc:
+            exc.call = f"{contract}.{function}"
+            raise
 
     def set_block(self, number: int, timestamp: int) -> None:
         raise RuntimeError("the recording backend follows the world clock; advance the clock instead")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.report import figures, header, plots, timeline, violations
+from sim.report import diagnostics, figures, header, plots, timeline, violations
 from sim.report.document import Document, Section
 from sim.report.run import Run
 
@@ -17,11 +17,13 @@ def document(run: Run) -> Document:
         title=title,
         subtitle=subtitle,
         top=header.top(run),
-        sections=(
+        sections=tuple(section for section in (
             header.section(run),
             violations.section(run),
+            diagnostics.reverts_section(run),
             figures.section(run),
             plots_section(run),
             timeline.section(run),
-        ),
+            diagnostics.paths_section(run),
+        ) if section is not None),
     )

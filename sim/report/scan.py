@@ -21,7 +21,7 @@ WANTED = (
     "backing_window_open", "backing_window_close", "invariant_violation",
     "dispute_filed", "dispute_validated", "dispute_resolved", "por_published",
 )
-_WANTED_RE = re.compile(rb'"kind":"(?:' + b"|".join(k.encode() for k in WANTED) + rb')"')
+_WANTED_RE = re.compile(rb'"kind":"(?:' + b"|".join(k.encode() for k in WANTED) + rb')"|"status":"revert"')
 #: How many records of one notable kind are kept for the timeline and the plots (all are counted).
 KEEP = 1_000
 
@@ -133,6 +133,11 @@ class EventScan:
         # invariant violations
         self.violations = 0  # every invariant_violation record
         self.new_violations = Notable()  # those the summary does not list
+        self.violations_by_invariant: Counter = Counter()
+        #: (invariant, message) -> {"count", "first"}: every violation counted, the first of each kept
+        self.violation_groups: dict[tuple[str, str], dict] = {}
+        #: (contract, function, error) -> reverted transactions
+        self.reverts: Counter = Counter()
         # disputes
         self.disputes_filed = Binned(width)
         self.disputes_accepted = Binned(width)
@@ -200,8 +205,18 @@ class EventScan:
             self.reorgs.add({"t": t, "depth": r.get("depth"), "fork_height": r.get("fork_height"),
                              "double_spent": len(r.get("double_spent") or ()), "dropped": len(r.get("dropped") or ()),
                              "affected": r.get("affected")})
+        elif kind == "evm_tx":
+            if r.get("status") == "revert":
+                self.reverts[(str(r.get("to")), str(r.get("fn")), str(r.get("error") or ""))] += 1
         elif kind == "invariant_violation":
             self.violations += 1
+            invariant, message = str(r.get("invariant")), str(r.get("message"))
+            self.violations_by_invariant[invariant] += 1
+            group = self.violation_groups.get((invariant, message))
+            if group is None:
+                self.violation_groups[(invariant, message)] = {"count": 1, "first": dict(r, t=t)}
+            else:
+                group["count"] += 1
             key = violation_key(r)
             if key not in self.known_violations:
                 self.new_violations.add({k: r.get(k) for k in ("invariant", "step", "actor", "values", "message",

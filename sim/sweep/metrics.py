@@ -139,7 +139,7 @@ def world_metrics(world, extra: tuple[str, ...] = ()) -> dict:
         "rate_bps_final": int(world.port.call("YieldScalesPool", "calculateYieldRate")),
         "syncs": int(world.metrics.ops["sync"]),
         "emergency_burns": int(world.metrics.ops["emergency_burn"]),
-        "violations": len(world.monitor.violations),
+        "violations": world.violations.count,
     })
     out.update(_backing(world))
     out.update(_disputes(world))

@@ -68,7 +68,7 @@ def run_one(task: dict) -> dict:
             "metrics": world_metrics(world, tuple(task.get("extra_metrics", ()))),
             "digest": world.log.digest,
             "events": world.log.count,
-            "first_violations": [v.as_dict() for v in world.monitor.violations[:KEEP_VIOLATIONS]],
+            "first_violations": [v.as_dict() for v in world.violations.kept[:KEEP_VIOLATIONS]],
         })
         if task.get("series"):
             rows = world.metrics.rows
