@@ -46,12 +46,12 @@ RATES = {
 
 SOBOL = {
     "sweep": {"name": "example_sobol", "scenario": BASE["scenario"], "seeds": 1, "metrics": ["liability_ratio"]},
-    "override": {"world": {"users": 20, "duration": "60d"}, "yield": {"traders": 0}},
+    "override": {"world": {"users": 20, "duration": "45d"}, "yield": {"traders": 0}},
     "vary": {"protocol.yield.base_rate": {"min": 200, "max": 1000},
              "protocol.yield.bronze_multiplier": {"min": 100, "max": 150},
              "yield.claim_per_day": {"min": 0.0, "max": 0.1},
              "agents.receive_per_day": {"min": 0.01, "max": 0.2}},
-    "design": {"kind": "sobol", "samples": 8, "seed": 1},
+    "design": {"kind": "sobol", "samples": 16, "seed": 1},
     "objective": {"metric": "liability_ratio"},
 }
 
@@ -115,7 +115,7 @@ def sobol_figure(data: research.SweepData) -> Path:
             label="first-order (S1)")
     ax.set_yticks(list(y), rows.parameter)
     ax.set_xlabel("share of the liability ratio's variance (95 % bootstrap interval)")
-    ax.set_title(f"Sobol' indices: {len(data.runs)} runs, 60-day worlds")
+    ax.set_title(f"Sobol' indices: {len(data.runs)} runs, 45-day worlds")
     ax.legend(loc="lower right")
     return save(fig, "research_sobol.png")
 

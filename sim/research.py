@@ -128,16 +128,10 @@ def run(spec: dict | str | Path, out: str | Path | None = None, *, workers: int 
         scheduler: str | None = None, restart: bool = False, quiet: bool = True) -> SweepData:
     """Run a sweep (a dict with a sweep file's tables, or a sweep file) into ``out`` (default
     reports/sweep-<name>/) and load it. Finished runs in ``out`` are reused, as with ``rbtc-sim sweep``."""
-    from sim.run import REPORTS_DIR
     from sim.sweep.driver import execute_sweep
     from sim.sweep.spec import load_sweep, parse_sweep
 
-    if isinstance(spec, dict):
-        text = to_toml(_absolute(spec, "sweep"))
-        sweep = parse_sweep(_loads(text), "<dict>", Path.cwd() / f"{_name(spec, 'sweep')}.toml", text)
-    else:
-        sweep = load_sweep(str(spec))
-    target = Path(out) if out is not None else REPORTS_DIR / f"sweep-{sweep.name}"
+    sweep, target = _prepare(spec, "sweep", parse_sweep, load_sweep, out)
     command = f"rbtc-sim sweep {target}/sweep.toml --out {target}" if isinstance(spec, dict) else None
     execute_sweep(sweep, target, workers=workers, scheduler=scheduler, restart=restart, command=command,
                   stream=io.StringIO() if quiet else None)
@@ -148,19 +142,25 @@ def search(spec: dict | str | Path, out: str | Path | None = None, *, workers: i
            scheduler: str | None = None, restart: bool = False, quiet: bool = True) -> SweepData:
     """Run a search (a dict with a search file's tables, or a search file) and load its folder: ``trials``
     holds every trial, ``worst`` the worst case found (``worst.toml`` in the folder runs it)."""
-    from sim.run import REPORTS_DIR
     from sim.search.driver import execute_search
     from sim.search.spec import load_search, parse_search
 
-    if isinstance(spec, dict):
-        text = to_toml(_absolute(spec, "search"))
-        found = parse_search(_loads(text), "<dict>", Path.cwd() / f"{_name(spec, 'search')}.toml", text)
-    else:
-        found = load_search(str(spec))
-    target = Path(out) if out is not None else REPORTS_DIR / f"search-{found.name}"
+    found, target = _prepare(spec, "search", parse_search, load_search, out)
     execute_search(found, target, workers=workers, scheduler=scheduler, restart=restart,
                    stream=io.StringIO() if quiet else None)
     return load(target)
+
+
+def _prepare(spec, kind: str, parse, load_file, out):
+    """The parsed sweep or search (from a dict, through its TOML text, or from a file) and its folder."""
+    from sim.run import REPORTS_DIR
+
+    if isinstance(spec, dict):
+        text = to_toml(_absolute(spec, kind))
+        parsed = parse(_loads(text), "<dict>", Path.cwd() / f"{_name(spec, kind)}.toml", text)
+    else:
+        parsed = load_file(str(spec))
+    return parsed, Path(out) if out is not None else REPORTS_DIR / f"{kind}-{parsed.name}"
 
 
 def _name(spec: dict, table: str) -> str:

@@ -233,8 +233,8 @@ scenario = "yield_season"
 seeds = 1
 metrics = ["liability_ratio", "syncs"]
 [override.world]
-users = 8
-duration = "5d"
+users = 6
+duration = "4d"
 [override.yield]
 traders = 0
 [vary]
@@ -242,7 +242,7 @@ base_rate = { min = 100, max = 1500 }
 "oracle.delta_threshold_sats" = { min = 500, max = 5000 }
 [design]
 kind = "sobol"
-samples = 8
+samples = 16
 seed = 2
 [objective]
 metric = "liability_ratio"
@@ -253,7 +253,8 @@ def test_a_real_sobol_sweep_finds_the_dominant_parameter(tmp_path):
     """The holders' yield (the liability) is linear in base_rate; the oracle's rate-limit threshold decides
     only whether small increases wait one EVM block, which leaves the yield accrued over five days as it is."""
     sweep = load_sweep(str(write(tmp_path, SOBOL)))
-    assert len(sweep.samples) == 8 * (2 + 2) and len(sweep.points) <= len(sweep.samples)
+    assert len(sweep.samples) == 16 * (2 + 2) and len(sweep.points) <= len(sweep.samples)
+    assert not sweep.notes  # the design separates both parameters (see sensitivity.resolution)
     result = execute_sweep(sweep, tmp_path / "out", workers=2, stream=io.StringIO())
     assert result.complete and not result.failed
     rows = {(r["metric"], r["parameter"]): r for r in result.indices}
@@ -278,6 +279,10 @@ def test_sensitivity_designs_are_validated(tmp_path):
             load_sweep(str(write(tmp_path, text)))
     example = load_sweep("sobol_example")
     assert example.design == "sobol" and len(example.samples) == example.options["samples"] * (len(example.params) + 2)
+    assert not example.notes
+    # Too few samples for five parameters: the design says so, and how badly.
+    small = load_sweep(str(write(tmp_path, SOBOL.replace("samples = 16", "samples = 4"))))
+    assert "too small to separate" in small.notes[0] and "raise samples" in small.notes[0]
 
 
 # ---------------------------------------------------------------------------------------- search

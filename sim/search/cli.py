@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.exits import OK, VIOLATION, guarded
+from sim.exits import OK, VIOLATION
 from sim.sweep.cli import _sigterm_as_interrupt
 
 
@@ -67,10 +67,3 @@ def run_search(path: str, out: str | None = None, workers: int | None = None, sc
         print(f"rbtc-sim: run {answer['run']} failed: {answer['error']}", file=sys.stderr)
     return VIOLATION if (result.broken or result.violating_runs or result.failed) else OK
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rbtc-sim search", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    return guarded(lambda: args.func(args), prog="rbtc-sim search", argv=argv)

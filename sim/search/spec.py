@@ -28,6 +28,7 @@ from sim.sweep.spec import (
     _string,
     _table,
     base_hash,
+    check_tables,
     parse_header,
     read_toml,
     resolve_sweep,
@@ -83,15 +84,7 @@ def load_search(name_or_path: str) -> Search:
 
 
 def parse_search(data: dict, source: str, path: Path, text: str = "") -> Search:
-    known = ("search", "override", "vary", "objective")
-    if "sweep" in data and "search" not in data:
-        raise ScenarioError(f"{source}: a sweep file (it has [sweep]); run it with `rbtc-sim sweep`")
-    unknown = [k for k in data if k not in known]
-    if unknown:
-        raise ScenarioError(f"{source}: unknown table [{unknown[0]}] (known: {', '.join(known)})")
-    for required in ("search", "vary", "objective"):
-        if required not in data:
-            raise ScenarioError(f"{source}: missing table [{required}]")
+    check_tables(data, source, "search", ("search", "override", "vary", "objective"))
     head = parse_header(data, source, path, "search", extra_keys=KEYS, bound=True)
     table = _table(data, "search", source)
     where = f"{source}: [search]"

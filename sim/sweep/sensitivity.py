@@ -81,6 +81,16 @@ def analyze(kind: str, names: list[str], unit: np.ndarray, y: np.ndarray, *, sec
         return {c: [float(v) for v in result[c]] for c in MORRIS_COLUMNS}
 
 
+def resolution(kind: str, names: list[str], unit: np.ndarray, **options) -> dict[str, float]:
+    """How well the design separates each parameter: the index it gives a metric that *is* that
+    parameter (S1 for Sobol', which should be 1; mu* for Morris, which should be 1). Scrambled Sobol'
+    sequences with few points per dimension can correlate a parameter's two sample columns, and then
+    a parameter that explains everything scores far below 1 (5 parameters at N = 16: under 0.2)."""
+    key = "S1" if kind == "sobol" else "mu_star"
+    options = {k: v for k, v in options.items() if k in ("second_order", "levels")}
+    return {name: analyze(kind, names, unit, unit[:, j], seed=1, **options)[key][j] for j, name in enumerate(names)}
+
+
 def columns(kind: str) -> tuple[str, ...]:
     return SOBOL_COLUMNS if kind == "sobol" else MORRIS_COLUMNS
 

@@ -396,17 +396,21 @@ def parse_header(data: dict, source: str, path: Path, table: str, extra_keys: tu
     return Header(name, description, scenario_source, backend, overrides, space, seeds, modules, objective, metrics)
 
 
-def parse_sweep(data: dict, source: str, path: Path, text: str = "") -> Sweep:
-    known_tables = ("sweep", "override", "vary", "design", "series", "objective")
-    if "search" in data and "sweep" not in data:
-        raise ScenarioError(f"{source}: a search file (it has [search]); run it with `rbtc-sim search`")
-    unknown = [k for k in data if k not in known_tables]
+def check_tables(data: dict, source: str, kind: str, known: tuple[str, ...]) -> None:
+    """A sweep's (``kind`` = "sweep") or search's tables: none unknown, the required ones there."""
+    other = "search" if kind == "sweep" else "sweep"
+    if other in data and kind not in data:
+        raise ScenarioError(f"{source}: a {other} file (it has [{other}]); run it with `rbtc-sim {other}`")
+    unknown = [k for k in data if k not in known]
     if unknown:
-        raise ScenarioError(f"{source}: unknown table [{unknown[0]}] (known: {', '.join(known_tables)})")
-    for required in ("sweep", "vary", "objective"):
+        raise ScenarioError(f"{source}: unknown table [{unknown[0]}] (known: {', '.join(known)})")
+    for required in (kind, "vary", "objective"):
         if required not in data:
             raise ScenarioError(f"{source}: missing table [{required}]")
 
+
+def parse_sweep(data: dict, source: str, path: Path, text: str = "") -> Sweep:
+    check_tables(data, source, "sweep", ("sweep", "override", "vary", "design", "series", "objective"))
     head = parse_header(data, source, path, "sweep")
     space, params, seeds = head.space, head.space.params, head.seeds
     design, count, design_seed, options = _design(_table(data, "design", source), f"{source}: [design]", params)
@@ -619,6 +623,12 @@ def _design_values(params: tuple[Param, ...], design: str, count: int | None, se
         rows = [dict(zip(names, row)) for row in zip(*columns)]
         values = _distinct(rows)
         notes = []
+        weak = {n: v for n, v in sensitivity.resolution(design, names, unit, **options).items() if v < 0.8}
+        if weak:
+            more = "samples" if design == "sobol" else "trajectories"
+            notes.append(f"the {design} design is too small to separate {', '.join(weak)}: a metric equal to "
+                         f"{next(iter(weak))} alone would get an index of {next(iter(weak.values())):.2f} instead "
+                         f"of 1; raise {more} (the indices below are unreliable)")
         if len(values) < len(rows):
             notes.append(f"the {design} design has {len(rows)} sample rows naming {len(values)} distinct points "
                          "(integer and listed values repeat); each distinct point runs once per seed")

@@ -89,6 +89,8 @@ def _facts(sweep: Sweep, result) -> list[tuple[str, str]]:
                                           "partitioned by point and seed)"))
     if s.modules:
         facts.insert(-1, ("user modules", ", ".join(name for name, _ in s.modules)))
+    if s.notes:
+        facts.insert(-1, ("notes", "; ".join(s.notes)))
     return facts
 
 
