@@ -128,7 +128,7 @@ def _execute(sweep: Sweep, out: Path, store: Store, done: dict, pool, own: bool,
                     on_run(answer)
         except BaseException:
             progress.close()
-            if pool is not None:
+            if own and pool is not None:
                 pool.terminate()
             store.write_manifest("incomplete", runs_done=len(done))
             raise
