@@ -386,6 +386,8 @@ def test_bad_search_files_exit_2_with_one_line(tmp_path, capsys):
         assert main(["search", str(write(tmp_path, text, "bad.toml")), "--out", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("rbtc-sim: error:") and message in err and "\n" not in err, err
+    assert main(["search", str(write(tmp_path, SEARCH, "ok.toml")), "--out", str(tmp_path / "o"), "--workers", "0"]) == 2
+    assert "--workers 0: expected at least 1" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 

@@ -70,7 +70,9 @@ def execute_search(search: Search, out: Path, *, workers: int | None = None, sch
 
     stream = stream if stream is not None else sys.stderr
     out = Path(out)
-    pool = make_pool(workers or min(default_workers(), search.batch * len(search.seeds)), scheduler)
+    if workers is None:
+        workers = min(default_workers(), search.batch * len(search.seeds))
+    pool = make_pool(workers, scheduler)  # refuses --workers 0 and a bad scheduler before the folder is touched
     points: dict[str, object] = {}
     records: dict[str, dict] = {}
     failed: list[dict] = []

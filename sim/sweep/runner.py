@@ -30,7 +30,7 @@ KEEP_VIOLATIONS = 5
 _ROOT = Path(__file__).resolve().parents[2]
 #: Source that cannot change what a run measures (reports, API, indexer, the sweep's own plumbing).
 _NOT_RUN_CODE = ("sim/report/", "sim/api/", "sim/indexer/", "sim/cli.py", "sim/progress.py", "sim/run.py",
-                 "sim/sweep/")
+                 "sim/sweep/", "sim/search/", "sim/research.py")
 _RUN_CODE_IN_SWEEP = ("sim/sweep/metrics.py", "sim/sweep/runner.py", "sim/sweep/plugins.py")
 
 
