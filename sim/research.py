@@ -38,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from sim.scenario import _toml_value
 from sim.sweep.metrics import metric
 
 __all__ = ["SweepData", "bands", "load", "metric", "run", "search", "to_toml"]
@@ -202,17 +203,10 @@ def _key(key: str) -> str:
 
 
 def _value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
+    """A TOML value: a [vary] spec as an inline table, anything else as scenario files write it."""
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
-    raise TypeError(f"cannot write {value!r} as TOML")
+    return _toml_value(value)
 
 
 def to_toml(data: dict) -> str:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 import math
-from pathlib import Path
 
 import attrs
 import matplotlib
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from sim.scenario import dump
 from sim.sweep.metrics import info
@@ -38,10 +40,6 @@ def trial_rows(result) -> list[dict]:
 
 
 def write_trials(result) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    import io
-
     rows = trial_rows(result)
     columns = list(rows[0]) if rows else ["trial"]
     write_atomic(result.out / "trials.csv", to_csv(rows, columns))
