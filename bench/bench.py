@@ -74,19 +74,23 @@ def _row(label: str, count: int, seconds: float) -> float:
 
 @section("syncs")
 def bench_syncs(args) -> bool:
-    """Syncs per second: model backend, EVM backend, and the naive web3 + eth-tester loop."""
+    """Syncs per second: model backend, the EVM backends (py-evm, revm), and the naive web3 + eth-tester loop."""
     users = _users(50)
     print("syncs: one sync-heavy workload (50 users, testnet preset), same process")
     naive = _row("naive web3 + eth-tester transact", args.naive_syncs, _time_naive(users, args.naive_syncs))
     evm_backend = EvmBackend(PRESETS["testnet"])
     evm = _row("evm backend (py-evm messages)", args.evm_syncs, _time_port(evm_backend, users, args.evm_syncs))
+    revm_backend = EvmBackend(PRESETS["testnet"], engine="revm")
+    revm = _row("revm backend (pyrevm messages)", args.revm_syncs, _time_port(revm_backend, users, args.revm_syncs))
     model_backend = ModelBackend(PRESETS["testnet"])
     model = _row("model backend (contracts_model)", args.model_syncs, _time_port(model_backend, users, args.model_syncs))
-    ok_evm, ok_model = evm / naive >= 5, model / evm >= 100
+    ok_evm, ok_revm, ok_model = evm / naive >= 5, revm / evm >= 30, model / evm >= 100
     print(f"  evm / naive   = {evm / naive:8.1f}x   (target >= 5x)   {'ok' if ok_evm else 'MISSED'}")
+    print(f"  revm / evm    = {revm / evm:8.1f}x   (target >= 30x)  {'ok' if ok_revm else 'MISSED'}")
     print(f"  model / evm   = {model / evm:8.1f}x   (target >= 100x) {'ok' if ok_model else 'MISSED'}")
+    print(f"  model / revm  = {model / revm:8.1f}x")
     print(f"  model / naive = {model / naive:8.1f}x")
-    return ok_evm and ok_model
+    return ok_evm and ok_revm and ok_model
 
 
 def _time_world(backend: str, users: int, days: int):
@@ -106,15 +110,20 @@ def _time_world(backend: str, users: int, days: int):
 
 @section("world")
 def bench_world(args) -> bool:
-    """Whole worlds: 10,000 users for 7 days on the model backend, 1,000 users for 7 days on the EVM."""
+    """Whole worlds: 10,000 users for 7 days on the model backend and on revm, 1,000 users for 7 days
+    on py-evm and on revm."""
     print("world: simulated weeks end to end (agents, Bitcoin chain, oracle, invariant monitors)")
     model_s, model_events = _time_world("model", args.world_model_users, 7)
+    revm_big_s, _ = _time_world("revm", args.world_revm_users, 7)
     evm_s, evm_events = _time_world("evm", args.world_evm_users, 7)
-    ok_model, ok_evm = model_s < 60, evm_s < 120
+    revm_s, _ = _time_world("revm", args.world_evm_users, 7)
+    ok_model, ok_revm_big, ok_evm, ok_revm = model_s < 60, revm_big_s < 60, evm_s < 120, evm_s / revm_s >= 5
     print(f"  model world: {model_s:.1f} s (target < 60 s)  {'ok' if ok_model else 'MISSED'}")
+    print(f"  revm world:  {revm_big_s:.1f} s (target < 60 s)  {'ok' if ok_revm_big else 'MISSED'}")
     print(f"  evm world:   {evm_s:.1f} s (target < 120 s) {'ok' if ok_evm else 'MISSED'}")
+    print(f"  same world evm / revm = {evm_s / revm_s:.1f}x (target >= 5x) {'ok' if ok_revm else 'MISSED'}")
     print(f"  events/s model / evm = {(model_events / model_s) / (evm_events / evm_s):.1f}x")
-    return ok_model and ok_evm
+    return ok_model and ok_revm_big and ok_evm and ok_revm
 
 
 def _register_optional_sections() -> None:
@@ -124,9 +133,13 @@ def _register_optional_sections() -> None:
     from bench.bench_sweep import add_arguments as sweep_arguments
     from bench.bench_sweep import bench_sweep
 
+    from bench.bench_estimate import add_arguments as estimate_arguments
+    from bench.bench_estimate import bench_estimate
+
     SECTIONS["api"] = bench_api
     SECTIONS["sweep"] = bench_sweep
-    OPTIONS.extend((api_arguments, sweep_arguments))
+    SECTIONS["estimate"] = bench_estimate
+    OPTIONS.extend((api_arguments, sweep_arguments, estimate_arguments))
 
 
 OPTIONS: list = []
@@ -139,9 +152,11 @@ def main(argv=None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     parser.add_argument("--naive-syncs", type=int, default=300)
     parser.add_argument("--evm-syncs", type=int, default=2_000)
+    parser.add_argument("--revm-syncs", type=int, default=40_000)
     parser.add_argument("--model-syncs", type=int, default=200_000)
     parser.add_argument("--world-model-users", type=int, default=10_000)
     parser.add_argument("--world-evm-users", type=int, default=1_000)
+    parser.add_argument("--world-revm-users", type=int, default=10_000)
     for add in OPTIONS:
         add(parser)
     args = parser.parse_args(argv)

@@ -29,16 +29,16 @@ notebook cell is not importable there, so put it in a ``.py`` file and name that
 from __future__ import annotations
 
 import io
-import json
-import re
 from pathlib import Path
 
 import attrs
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
+import tomli_w
 
-from sim.scenario import _toml_value
+from sim.exits import BadInput
+from sim.input_files import MAX_SUMMARY_BYTES, parse_toml, read_json_object
 from sim.sweep.metrics import metric
 
 __all__ = ["SweepData", "bands", "load", "metric", "run", "search", "to_toml"]
@@ -82,10 +82,8 @@ def load(folder: str | Path) -> SweepData:
     path = Path(folder)
     manifest_path = path / "sweep.json"
     if not manifest_path.is_file():
-        from sim.exits import BadInput
-
         raise BadInput(f"{path}: not a sweep or search folder (no sweep.json)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = read_json_object(manifest_path, "sweep manifest", MAX_SUMMARY_BYTES)
 
     def table(name: str) -> pd.DataFrame | None:
         file = path / name
@@ -94,7 +92,8 @@ def load(folder: str | Path) -> SweepData:
     search_file = path / "search.json"
     return SweepData(path, manifest, table("points.parquet"), table("runs.parquet"), table("sensitivity.parquet"),
                      table("trials.parquet"),
-                     json.loads(search_file.read_text(encoding="utf-8")) if search_file.is_file() else None)
+                     read_json_object(search_file, "search record", MAX_SUMMARY_BYTES) if search_file.is_file()
+                     else None)
 
 
 def read_series(folder: str | Path, points: list[str] | None = None) -> pd.DataFrame:
@@ -158,7 +157,7 @@ def _prepare(spec, kind: str, parse, load_file, out):
 
     if isinstance(spec, dict):
         text = to_toml(_absolute(spec, kind))
-        parsed = parse(_loads(text), "<dict>", Path.cwd() / f"{_name(spec, kind)}.toml", text)
+        parsed = parse(parse_toml(text, "<dict>", BadInput), "<dict>", Path.cwd() / f"{_name(spec, kind)}.toml", text)
     else:
         parsed = load_file(str(spec))
     return parsed, Path(out) if out is not None else REPORTS_DIR / f"{kind}-{parsed.name}"
@@ -186,54 +185,7 @@ def _absolute(spec: dict, table: str) -> dict:
     return dict(spec, **{table: header})
 
 
-def _loads(text: str) -> dict:
-    import tomllib
-
-    return tomllib.loads(text)
-
-
-# ---------------------------------------------------------------------------------------- TOML
-
-
-_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _key(key: str) -> str:
-    return key if _BARE.match(key) else json.dumps(key)
-
-
-def _value(value) -> str:
-    """A TOML value: a [vary] spec as an inline table, anything else as scenario files write it."""
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
-    return _toml_value(value)
-
-
 def to_toml(data: dict) -> str:
-    """A sweep or search dict as a TOML file (tables, nested tables and arrays of tables; a table whose
-    keys are values/min/max/steps is written inline, as a [vary] spec)."""
-    lines: list[str] = []
-
-    def is_spec(value) -> bool:
-        return isinstance(value, dict) and value and set(value) <= {"values", "min", "max", "steps"}
-
-    def table(name: str, content: dict) -> None:
-        scalars = {k: v for k, v in content.items() if not (isinstance(v, dict) and not is_spec(v))
-                   and not (isinstance(v, list) and v and all(isinstance(i, dict) for i in v))}
-        if scalars or not content:
-            if name:
-                lines.append(f"[{name}]")
-            lines.extend(f"{_key(k)} = {_value(v)}" for k, v in scalars.items())
-            lines.append("")
-        for key, value in content.items():
-            child = f"{name}.{_key(key)}" if name else _key(key)
-            if isinstance(value, dict) and not is_spec(value):
-                table(child, value)
-            elif isinstance(value, list) and value and all(isinstance(i, dict) for i in value):
-                for item in value:
-                    lines.append(f"[[{child}]]")
-                    lines.extend(f"{_key(k)} = {_value(v)}" for k, v in item.items())
-                    lines.append("")
-
-    table("", data)
-    return "\n".join(lines).lstrip("\n")
+    """A sweep or search dict as a TOML file (tomli-w, the scenario files' writer: nested tables as
+    [tables], a [vary] spec such as { min, max } as its own [vary.<key>] table, which reads back the same)."""
+    return tomli_w.dumps(data)

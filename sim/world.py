@@ -15,14 +15,14 @@ from typing import Callable
 import numpy as np
 import simpy
 
-from contracts_model.deployment import Deployment
+from contracts_model.deployment import Deployment, yield_configuration
 from contracts_model.errors import ContractRevert
 from sim.adversary import Probes
 from sim.agents import Population
 from sim.bitcoin.block import next_block_gap
 from sim.bitcoin.chain import BitcoinChain
 from sim.bitcoin.reorg import ReorgPolicy
-from sim.config import BACKENDS, WorldConfig
+from sim.config import BACKENDS, ENGINE_OF, WorldConfig
 from sim.eventlog import EventLog
 from sim.disputes import Disputes
 from sim.invariants import (BackingMonitor, CauseTracker, ProtocolLedger, Violations, WiringMonitor,
@@ -40,6 +40,14 @@ from sim.registry import Registry
 from sim.reserves import ReservesPublisher
 from sim.yield_flow import YieldFlow
 
+def require_backend(name: str) -> None:
+    """Raise bad input (exit status 2) now if backend ``name`` cannot run on this machine (revm without its wheel)."""
+    if ENGINE_OF.get(name) == "revm":
+        from sim.evm.revm_engine import require_revm
+
+        require_revm()
+
+
 def deployment_of(config: WorldConfig) -> Deployment:
     """Who holds each role in this world: the config's deployment file, or the project's own wiring."""
     return load_deployment(config.deployment_file).deployment if config.deployment_file else Deployment()
@@ -48,19 +56,20 @@ def deployment_of(config: WorldConfig) -> Deployment:
 def make_backend(config: WorldConfig, on_divergence: Callable[[Divergence], None] | None = None) -> Backend:
     """The protocol deployed on the backend the config names. A lockstep backend records a divergence
     (handing it to ``on_divergence``) and goes on with the build under test."""
+    if config.backend not in BACKENDS:
+        raise ValueError(f"unknown backend {config.backend!r}; expected one of {', '.join(BACKENDS)}")
     deployment = deployment_of(config)
-    if config.backend == "model":
+    engine = ENGINE_OF[config.backend]
+    if engine is None:
         return ModelBackend(config.params, deployment=deployment)
-    if config.backend == "evm":
-        return EvmBackend(config.params, deployment=deployment, artifacts_dir=config.contracts_dir)
-    if config.backend == "lockstep":
-        # In a world every account is touched sooner or later, so the full-state comparison runs
-        # every 50 actions (and at the end); outcomes and events are still compared on every action.
-        return LockstepBackend(ModelBackend(config.params, deployment=deployment),
-                               EvmBackend(config.params, deployment=deployment, artifacts_dir=config.contracts_dir),
-                               observe_every=50, deviations=load_deviations(config.deviations_file),
-                               on_divergence="record", listener=on_divergence)
-    raise ValueError(f"unknown backend {config.backend!r}; expected one of {', '.join(BACKENDS)}")
+    evm = EvmBackend(config.params, engine=engine, deployment=deployment, artifacts_dir=config.contracts_dir)
+    if not config.backend.startswith("lockstep"):
+        return evm
+    # In a world every account is touched sooner or later, so the full-state comparison runs
+    # every 50 actions (and at the end); outcomes and events are still compared on every action.
+    return LockstepBackend(ModelBackend(config.params, deployment=deployment), evm,
+                           observe_every=50, deviations=load_deviations(config.deviations_file),
+                           on_divergence="record", listener=on_divergence)
 
 
 class World:
@@ -102,8 +111,12 @@ class World:
         self.reserves = ReservesPublisher(self.env, self.chain, self.port, self.registry, self.log, config.reserves,
                                           self.oracle.min_conf, GENESIS_TIMESTAMP, self.violate)
         self.metrics = Metrics(self)
-        self.log.append(0, "world_start", seed=config.seed, users=config.users, duration_s=config.duration_s,
-                        contracts=self.backend.addresses)
+        start = {"seed": config.seed, "users": config.users, "duration_s": config.duration_s,
+                 "contracts": self.backend.addresses}
+        configured = yield_configuration(config.params)
+        if configured is not None:  # the deployment's configureYield call, which the log does not otherwise hold
+            start["yield_parameters"] = list(configured)
+        self.log.append(0, "world_start", **start)
         env = self.env
         env.process(self._mine())
         env.process(self.oracle.run())
@@ -224,6 +237,8 @@ class World:
         found["dispute_filed"] += summary["filed"]
         found["dispute_resolved"] += summary["accepted"] + summary["rejected"]
         found["probe"] += self.probes.tried
+        if self.port.has("ProofOfReserves"):
+            found["publish_reserves"] += self.reserves.rounds
         return {name: count for name, count in sorted(found.items()) if count}
 
     def lockstep_summary(self) -> dict | None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from contracts_model.params import PRESETS
-from sim.protocol.evm_backend import EvmBackend
 from sim.protocol.lockstep import LockstepBackend
-from sim.protocol.model_backend import ModelBackend
+from sim.testing import Build, deployed
 
 # `make fuzz` sets RBTC_FUZZ=1 for long runs; CI uses the default profile.
 settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -26,19 +26,6 @@ FUZZ_FACTOR = 40 if os.environ.get("RBTC_FUZZ") else 1
 def examples(n: int) -> int:
     """``n`` Hypothesis examples in CI, ``FUZZ_FACTOR`` times more under ``make fuzz``."""
     return n * FUZZ_FACTOR
-
-
-_DEPLOYED: dict[str, tuple] = {}
-
-
-def deployed_lockstep(preset: str) -> LockstepBackend:
-    """A lockstep backend (model vs EVM) for ``preset``, rewound to just after deployment."""
-    if preset not in _DEPLOYED:
-        backend = LockstepBackend(ModelBackend(PRESETS[preset]), EvmBackend(PRESETS[preset]))
-        _DEPLOYED[preset] = (backend, backend.snapshot())
-    backend, token = _DEPLOYED[preset]
-    backend.revert(token)
-    return backend
 
 
 @pytest.fixture(scope="session")
@@ -59,9 +46,22 @@ def builtin_run(tmp_path_factory):
 
 @pytest.fixture
 def testnet_lockstep() -> LockstepBackend:
-    return deployed_lockstep("testnet")
+    """The models (left) and the project's build on py-evm (right) with the testnet preset, rewound."""
+    return deployed(Build(), PRESETS["testnet"])
 
 
-@pytest.fixture
-def fixed_fee_lockstep() -> LockstepBackend:
-    return deployed_lockstep("fixed_fee")
+
+def mutant_build(folder: Path, mutant_id: str) -> Path:
+    """The catalogue's mutant ``mutant_id`` (tools/mutants.toml), compiled with the pinned solc; its build folder."""
+    from tools.mutants import load_catalogue, prepare
+
+    mutant = next(m for m in load_catalogue() if m.id == mutant_id)
+    prepared = prepare(mutant, folder / mutant_id)
+    assert prepared["status"] is None, prepared
+    return folder / mutant_id / "build"
+
+
+@pytest.fixture(scope="session")
+def overwriting_vault(tmp_path_factory) -> Path:
+    """A build whose FeeVault overwrites a user's prepaid balance on deposit (a fee-conservation defect)."""
+    return mutant_build(tmp_path_factory.mktemp("mutants"), "vault-deposit-overwrites")

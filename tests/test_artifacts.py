@@ -87,11 +87,12 @@ def _foundry_out(tmp_path: Path) -> Path:
     return out
 
 
-def test_foundry_out_layout_loads_and_deploys_identically(tmp_path):
+@pytest.mark.parametrize("engine", ["pyevm", "revm"])
+def test_foundry_out_layout_loads_and_deploys_identically(tmp_path, engine):
     out = _foundry_out(tmp_path)
     loaded = load_artifacts(out)
     assert sorted(loaded) == sorted(ALL)
-    foreign = EvmBackend(PRESETS["testnet"], artifacts_dir=out)
+    foreign = EvmBackend(PRESETS["testnet"], artifacts_dir=out, engine=engine)
     ours = EvmBackend(PRESETS["testnet"])
     assert foreign.addresses == ours.addresses
     user = "0x" + "42" * 20
@@ -100,10 +101,11 @@ def test_foundry_out_layout_loads_and_deploys_identically(tmp_path):
     assert foreign.rbtc_balance(user) == 12_345
 
 
-def test_a_build_without_the_optional_proof_of_reserves_still_runs(tmp_path):
+@pytest.mark.parametrize("engine", ["pyevm", "revm"])
+def test_a_build_without_the_optional_proof_of_reserves_still_runs(tmp_path, engine):
     out = _foundry_out(tmp_path)
     shutil.rmtree(out / "ProofOfReserves.sol")
-    backend = EvmBackend(PRESETS["testnet"], artifacts_dir=out)
+    backend = EvmBackend(PRESETS["testnet"], artifacts_dir=out, engine=engine)
     assert not backend.has("ProofOfReserves")
     assert backend.has_function("OracleAggregator", "sync")
 

@@ -16,7 +16,7 @@ import pytest
 
 from contracts_model.params import YieldParams
 from sim import research
-from sim.scenario import ScenarioError, load
+from sim.scenario import NAME, ScenarioError, load
 from sim.search.cli import run_search
 from sim.search.driver import execute_search
 from sim.search.loop import best, search_loop
@@ -83,13 +83,40 @@ BAD_KEYS = [
     ('"agents.spend_per_dy" = [1]', r"\[vary\] agents.spend_per_dy: \[agents\]: unknown key 'spend_per_dy' \(known keys"),
     ('"events[9].depth" = [1]', r"\[vary\]: events\[9\].depth: the base scenario has 4 \[\[events\]\]"),
     ('"protocol.pct_bps" = [1.5]', r"\[vary\] protocol.pct_bps values\[0\]: expected an integer, got 1.5"),
-    ('"agents.taproot_share" = [0.5, 1.5]', r"point agents.taproot_share-1.5: \[agents\] taproot_share: expected a share"),
+    # a value is checked on its own like the field it sets, at its place in the file (also one a random
+    # design may never draw); a point, whole, by the scenario parser (the checks across keys)
+    ('"agents.taproot_share" = [0.5, 1.5]', r"\[vary\] agents.taproot_share values\[1\]: expected a share in \[0, 1\], got 1.5"),
+    ('"agents.taproot_share" = { min = 0.1, max = 1.5 }\n[design]\nkind = "random"\ncount = 1',
+     r"\[vary\] agents.taproot_share max: expected a share in \[0, 1\], got 1.5"),
+    ('"adversary.probes_per_day" = [0.0, -1.0]', r"\[vary\] adversary.probes_per_day values\[1\]: expected a rate per user"),
+    ('"world.duration" = ["1d", "3d"]',
+     r"point world.duration-1d: \[\[events\]\] #2 at: expected a time before the end of the world \(86,400 s\)"),
     ('"world.seed" = [1]', r"'world.seed' is set by the sweep, not varied \(use \[sweep\] seeds\)"),
     ('"wrld.users" = [1]', r"'wrld.users': unknown table 'wrld'"),
     ('base_rate = [1]\n"protocol.yield.base_rate" = [2]', r"base_rate: varied twice"),
     ('"bitcoin.network" = { min = 1, max = 2 }', r"bitcoin.network: min/max need a numeric key"),
     ('"oracle.poll_interval_s" = [300, "5m"]', r"oracle.poll_interval_s values: expected distinct values"),
 ]
+
+
+def test_point_scenarios_are_named_as_scenario_names_must_be(tmp_path):
+    """A point's scenario is <sweep>.<point id>, spelt as a scenario name (no ',' of a pair, at most 100
+    characters: a long id keeps its start and a hash of the whole)."""
+    line = '"agents.addresses_per_user" = [[1, 2], [2, 3]]\n"agents.spend_per_day" = [0.123456, 0.234567]'
+    text = f'[sweep]\nname = "{"n" * 90}"\nscenario = "deep_reorg"\n[vary]\n{line}\n[objective]\nmetric = "syncs"\n'
+    sweep = load_sweep(str(write(tmp_path, text)))
+    names = [p.scenario.name for p in sweep.points]
+    assert sweep.points[0].id == "agents.addresses_per_user-1,2_agents.spend_per_day-0.123456"
+    assert len(set(names)) == 4 and all(NAME.fullmatch(n) for n in names), names
+
+
+def test_keys_checked_together_only_in_whole_points(tmp_path):
+    """Silver and Gold thresholds varied past each other: each value is fine on its own, and every point
+    keeps Gold after Silver, so the sweep is accepted (a value is not judged against the base's other keys)."""
+    line = 'silver_after = ["200d", "400d"]\ngold_after = ["450d", "500d"]'
+    path = write(tmp_path, f'[sweep]\nscenario = "deep_reorg"\n[vary]\n{line}\n[objective]\nmetric = "syncs"\n')
+    sweep = load_sweep(str(path))
+    assert [p.scenario.config.params.yield_params.silver_after // 86_400 for p in sweep.points] == [200, 200, 400, 400]
 
 
 @pytest.mark.parametrize("line, message", BAD_KEYS)
@@ -364,6 +391,9 @@ def test_a_search_on_worlds_reports_a_replayable_worst_case(tmp_path, capsys):
     assert scenario.config.oracle.reaction_delay_s == worst["values"]["oracle.reaction_delay_s"]
     assert (tmp_path / "one" / "plots" / "progress.png").is_file()
     assert "BROKEN" in (tmp_path / "one" / "summary.md").read_text()
+    # The same command again resumes: nothing to run, and the search rewrites its own worst/ run folder.
+    assert run_search(str(path), str(tmp_path / "one"), workers=1) == 1
+    assert "0 runs executed" in capsys.readouterr().out
     # Two workers: the same trials; a rerun into the same folder replays without running anything.
     two = execute_search(load_search(str(path)), tmp_path / "two", workers=2, stream=io.StringIO())
     assert (tmp_path / "one" / "trials.csv").read_bytes() == (tmp_path / "two" / "trials.csv").read_bytes()
@@ -379,7 +409,16 @@ def test_bad_search_files_exit_2_with_one_line(tmp_path, capsys):
              (SEARCH.replace("bound = 100", "bound = 'high'"), "bound: expected a number"),
              (SEARCH.replace("[search]", "[sweep]"), "a sweep file (it has [sweep]); run it with `rbtc-sim sweep`"),
              (SEARCH.replace('"events[1].depth" = { min = 1, max = 4 }', '"events[1].dept" = { min = 1, max = 4 }'),
-              "unknown key 'dept'")]
+              "unknown key 'dept'"),
+             # seeds, the optimiser's seed and every bound are checked like the field they set, before anything runs
+             (SEARCH.replace("seed = 5", "seed = 4_294_967_296"),
+              "[search] seed: expected a whole number in [0, 2**32), got 4294967296"),
+             (SEARCH.replace("seed = 5", "seed = -1"), "[search] seed: expected a whole number in [0, 2**32), got -1"),
+             (SEARCH.replace("seed = 5", "seed = 5\nseeds = 0"), "[search] seeds: expected a count of seeds in [1, 100,000]"),
+             (SEARCH.replace("max = 120 }", "max = 9_000_000_000 }"),
+              "[vary] oracle.reaction_delay_s max: expected a whole number of seconds in [0, 315,360,000], got 9000000000"),
+             (SEARCH.replace("{ min = 1, max = 4 }", "{ min = 0, max = 4 }"),
+              "[vary] events[1].depth min: expected a number of blocks in [1, 1,000,000], got 0")]
     from sim.cli import main
 
     for text, message in cases:
@@ -387,7 +426,7 @@ def test_bad_search_files_exit_2_with_one_line(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("rbtc-sim: error:") and message in err and "\n" not in err, err
     assert main(["search", str(write(tmp_path, SEARCH, "ok.toml")), "--out", str(tmp_path / "o"), "--workers", "0"]) == 2
-    assert "--workers 0: expected at least 1" in capsys.readouterr().err
+    assert "--workers 0: expected a number of worker processes in [1, 256]" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 

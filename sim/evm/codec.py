@@ -4,10 +4,16 @@ Values cross this boundary in the harness's canonical Python form, the same the 
 addresses are lowercase ``0x`` hex strings, integers are ``int``, ``bytesN``/``bytes`` are ``bytes``,
 structs and multiple outputs are tuples. Reverts are turned into the exception classes of
 :mod:`contracts_model.errors`, named after the Solidity errors.
+
+The hot path (every call's arguments, result and events) skips eth-abi for what the protocol uses:
+one-word types (``uintN``, ``intN``, ``address``, ``bool``, ``bytesN``) and ``bytes``/``string``
+arguments are encoded and decoded directly, word by word; anything else (arrays, tuples) and any
+value the direct decoder finds non-canonical goes through eth-abi, which decides as before.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from attrs import frozen
@@ -21,6 +27,8 @@ from contracts_model.events import Event
 
 _ERROR_STRING = keccak(b"Error(string)")[:4]
 _PANIC = keccak(b"Panic(uint256)")[:4]
+_INT_TYPE = re.compile(r"^(u?)int(\d*)$")
+_BYTES_N = re.compile(r"^bytes(\d+)$")
 
 
 #: A call argument that does not fit its ABI type; raised before anything executes.
@@ -59,6 +67,122 @@ def _normalize(value, kind: str):
     return value
 
 
+# ---------------------------------------------------------------------------------------- one-word types
+
+_ZERO12 = bytes(12)
+_TRUE_WORD = (1).to_bytes(32, "big")
+_FALSE_WORD = bytes(32)
+
+
+def _word_encoder(kind: str):
+    """``value -> 32 bytes`` for a one-word ABI type (values already checked), or None."""
+    match = _INT_TYPE.match(kind)
+    if match:
+        if match.group(1):
+            return lambda v: v.to_bytes(32, "big")
+        return lambda v: v.to_bytes(32, "big", signed=True)
+    if kind == "address":
+        return lambda v: _ZERO12 + bytes.fromhex(v[2:])
+    if kind == "bool":
+        return lambda v: _TRUE_WORD if v else _FALSE_WORD
+    if _BYTES_N.match(kind):
+        return lambda v: v.ljust(32, b"\0")
+    return None
+
+
+def _word_decoder(kind: str):
+    """``32 bytes -> canonical value`` for a one-word ABI type, raising ValueError on a
+    non-canonical word (so that eth-abi, which the caller falls back to, gives its own verdict); or None."""
+    match = _INT_TYPE.match(kind)
+    if match:
+        bits = int(match.group(2) or 256)
+        if match.group(1):
+            limit = 1 << bits
+
+            def uint(word):
+                value = int.from_bytes(word, "big")
+                if value >= limit:
+                    raise ValueError(kind)
+                return value
+            return uint
+        low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+        def sint(word):
+            value = int.from_bytes(word, "big", signed=True)
+            if not low <= value <= high:
+                raise ValueError(kind)
+            return value
+        return sint
+    if kind == "address":
+        def address(word):
+            if word[:12] != _ZERO12:
+                raise ValueError(kind)
+            return "0x" + word[12:].hex()
+        return address
+    if kind == "bool":
+        def boolean(word):
+            if word == _TRUE_WORD:
+                return True
+            if word == _FALSE_WORD:
+                return False
+            raise ValueError(kind)
+        return boolean
+    match = _BYTES_N.match(kind)
+    if match:
+        size = int(match.group(1))
+
+        def fixed_bytes(word):
+            if any(word[size:]):
+                raise ValueError(kind)
+            return word[:size]
+        return fixed_bytes
+    return None
+
+
+def _encoders(types: tuple[str, ...]):
+    """Per type: a one-word encoder, or ``"dynamic"`` for bytes/string; None if any type needs eth-abi."""
+    found = []
+    for kind in types:
+        if kind in ("bytes", "string"):
+            found.append("dynamic")
+            continue
+        encoder = _word_encoder(kind)
+        if encoder is None:
+            return None
+        found.append(encoder)
+    return tuple(found)
+
+
+def _decoders(types: tuple[str, ...]):
+    """Per type a one-word decoder, or None if any type needs eth-abi."""
+    found = tuple(_word_decoder(kind) for kind in types)
+    return None if any(d is None for d in found) else found
+
+
+def _encode_direct(encoders: tuple, args: tuple) -> bytes:
+    """The ABI encoding of ``args`` (one-word values and bytes/strings) without eth-abi."""
+    head, tail = [], []
+    offset = 32 * len(encoders)
+    for encoder, value in zip(encoders, args):
+        if encoder == "dynamic":
+            data = value.encode() if isinstance(value, str) else value
+            head.append(offset.to_bytes(32, "big"))
+            padded = data + bytes(-len(data) % 32)
+            tail.append(len(data).to_bytes(32, "big"))
+            tail.append(padded)
+            offset += 32 + len(padded)
+        else:
+            head.append(encoder(value))
+    return b"".join(head + tail)
+
+
+def _decode_words(decoders: tuple, data: bytes) -> list:
+    """One-word values from consecutive words of ``data`` (ValueError if short or non-canonical)."""
+    if len(data) < 32 * len(decoders):
+        raise ValueError("short data")
+    return [decoder(data[32 * i:32 * i + 32]) for i, decoder in enumerate(decoders)]
+
+
 @frozen
 class FunctionAbi:
     """One function of a contract's ABI, pre-digested for encoding calls and decoding results."""
@@ -74,13 +198,25 @@ class FunctionAbi:
     readonly: bool
     #: The shared argument normalizer (contracts_model.abi): canonical arguments or ArgumentError.
     check_args: Callable[[tuple], tuple]
+    encoders: tuple | None = None  # see _encoders
+    decoders: tuple | None = None  # of the outputs, see _decoders
 
     def encode(self, args: tuple) -> bytes:
-        return self.selector + abi_encode(self.inputs, args) if self.inputs else self.selector
+        if not self.inputs:
+            return self.selector
+        if self.encoders is not None:
+            return self.selector + _encode_direct(self.encoders, args)
+        return self.selector + abi_encode(self.inputs, args)
 
     def decode_output(self, data: bytes):
         if not self.outputs:
             return None
+        if self.decoders is not None:
+            try:
+                values = _decode_words(self.decoders, data)
+                return values[0] if len(values) == 1 else tuple(values)
+            except ValueError:
+                pass  # eth-abi decides (and raises) as it always has
         values = abi_decode(self.outputs, data)
         if len(self.outputs) == 1:
             return _normalize(values[0], self.outputs[0])
@@ -95,8 +231,15 @@ class EventAbi:
     indexed: tuple[tuple[int, str], ...]  # (position, type)
     plain: tuple[tuple[int, str], ...]
     arity: int
+    topic_decoders: tuple | None = None  # of the indexed parameters, see _decoders
+    data_decoders: tuple | None = None  # of the others
 
     def decode(self, topics: tuple, data: bytes) -> Event:
+        if self.topic_decoders is not None and self.data_decoders is not None and len(topics) == len(self.indexed) + 1:
+            try:
+                return self._decode_direct(topics, data)
+            except ValueError:
+                pass  # eth-abi decides, as below
         args: list = [None] * self.arity
         for (position, kind), topic in zip(self.indexed, topics[1:]):
             raw = topic if isinstance(topic, bytes) else topic.to_bytes(32, "big")
@@ -105,6 +248,14 @@ class EventAbi:
             values = abi_decode(tuple(k for _, k in self.plain), data)
             for (position, kind), value in zip(self.plain, values):
                 args[position] = _normalize(value, kind)
+        return Event(self.contract, self.name, tuple(args))
+
+    def _decode_direct(self, topics, data: bytes) -> Event:
+        args: list = [None] * self.arity
+        for (position, _), decoder, topic in zip(self.indexed, self.topic_decoders, topics[1:]):
+            args[position] = decoder(topic)
+        for (position, _), value in zip(self.plain, _decode_words(self.data_decoders, data)):
+            args[position] = value
         return Event(self.contract, self.name, tuple(args))
 
 
@@ -166,6 +317,8 @@ class ContractCodec:
             payable=mutability == "payable",
             readonly=mutability in ("view", "pure"),
             check_args=_args_checker(f"{self.name}.{entry['name']}", inputs),
+            encoders=_encoders(inputs),
+            decoders=_decoders(tuple(canonical_type(p) for p in entry.get("outputs", ()))),
         )
 
     def _event(self, entry: dict) -> EventAbi:
@@ -179,6 +332,8 @@ class ContractCodec:
             indexed=tuple((i, t) for i, (p, t) in enumerate(zip(params, types)) if p.get("indexed")),
             plain=tuple((i, t) for i, (p, t) in enumerate(zip(params, types)) if not p.get("indexed")),
             arity=len(params),
+            topic_decoders=_decoders(tuple(t for p, t in zip(params, types) if p.get("indexed"))),
+            data_decoders=_decoders(tuple(t for p, t in zip(params, types) if not p.get("indexed"))),
         )
 
     def function(self, name: str) -> FunctionAbi:

@@ -7,21 +7,35 @@ nonces, gas purchase, receipts and block building, which is most of the cost of 
 Gas is metered (so an out-of-gas loop still stops) but nobody pays for it: ETH balances move only
 by ``value``, exactly as the Python models move them.
 
+Each call is metered as the transaction it stands for (see :func:`transaction_gas`): the sender and
+the target start warm and everything else cold (EIP-2929), storage refunds compare against the
+values before the call, and the intrinsic cost is added. That is the receipt's ``gasUsed``, the
+figure Foundry's gas report shows with its default per-call isolation.
+
 Block number and timestamp are whatever the simulation sets with :meth:`EvmEngine.set_block`.
+:class:`EvmEngine` is one of two engines with the same small interface (execute, deploy, set_block,
+balance, set_balance, snapshot, revert); the other is :class:`sim.evm.revm_engine.RevmEngine`.
 """
 
 from __future__ import annotations
 
 from attrs import frozen
+from eth.exceptions import InsufficientFunds as EvmInsufficientFunds
+from eth.exceptions import Revert
 from eth.vm.execution_context import ExecutionContext
+from eth.vm.forks.cancun import CancunVM
 from eth.vm.message import Message
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_utils import keccak
 import rlp
 
+from contracts_model import errors
+
 GAS_PER_CALL = 30_000_000
 #: Chain id of the simulated EVM chain (MegaETH testnet's, for realism; nothing depends on it).
 CHAIN_ID = 6342
+#: The hard fork both engines run: the one the artifacts are compiled for (solc evmVersion cancun).
+HARDFORK = "cancun"
 
 _JUMPDEST_ANALYSIS: dict[bytes, tuple[set, set]] = {}
 
@@ -53,23 +67,71 @@ def create_address(sender: bytes, nonce: int) -> bytes:
     return keccak(rlp.encode([sender, nonce]))[12:]
 
 
+#: EIP-3529: refunds pay back at most a fifth of the gas a transaction used.
+MAX_REFUND_QUOTIENT = 5
+
+
+def intrinsic_gas(data: bytes, create: bool = False) -> int:
+    """What a transaction costs before its first opcode (Cancun): 21,000, calldata, and for a
+    creation 32,000 plus two per 32-byte word of init code (EIP-3860). No access list."""
+    zeros = data.count(0)
+    gas = 21_000 + 4 * zeros + 16 * (len(data) - zeros)
+    if create:
+        gas += 32_000 + 2 * ((len(data) + 31) // 32)
+    return gas
+
+
+def transaction_gas(intrinsic: int, execution: int, refund: int) -> int:
+    """A receipt's ``gasUsed``: intrinsic plus execution gas, less the refund capped by EIP-3529."""
+    used = intrinsic + execution
+    return used - min(refund, used // MAX_REFUND_QUOTIENT)
+
+
 @frozen
 class Execution:
-    """What one message did: success or the VM error, its output (return or revert data), its logs."""
+    """What one message did, in the same form on every engine.
+
+    ``output`` is the return data, or the revert data of a REVERT; ``halt`` names any other VM
+    failure (out of gas, invalid opcode…) and is None otherwise. ``logs`` are
+    ``(address as lowercase 0x hex, topics as 32-byte strings, data)`` in emission order. ``gas`` is
+    the call's gas as a transaction (:func:`transaction_gas`), or None if the engine cannot tell.
+    """
 
     success: bool
     output: bytes
-    logs: tuple  # ((address bytes, topics tuple[int], data bytes), ...)
-    error: Exception | None
+    logs: tuple
+    halt: str | None = None
     created: bytes | None = None
+    gas: int | None = None
 
 
-class EvmEngine:
+class BlockClock:
+    """The block context of an engine: ``block_number`` and ``timestamp``, which never go back."""
+
+    block_number: int
+    timestamp: int
+
+    def set_block(self, number: int, timestamp: int) -> None:
+        """Make later calls see ``block.number == number`` and ``block.timestamp == timestamp``."""
+        if number < self.block_number or timestamp < self.timestamp:
+            raise ValueError(
+                f"block context may not go back: ({self.block_number}, {self.timestamp}) -> ({number}, {timestamp})"
+            )
+        if (number, timestamp) != (self.block_number, self.timestamp):
+            self.block_number, self.timestamp = number, timestamp
+            self._set_context()
+
+    def _set_context(self) -> None:
+        """Hand the current block number and timestamp to the EVM."""
+        raise NotImplementedError
+
+
+class EvmEngine(BlockClock):
     """One in-memory chain, its state, and the current block context."""
 
     def __init__(self, genesis_timestamp: int, genesis_block: int = 1):
         params = PyEVMBackend.generate_genesis_params({"timestamp": genesis_timestamp})
-        self._backend = PyEVMBackend(genesis_parameters=params)
+        self._backend = PyEVMBackend(genesis_parameters=params, vm_configuration=((0, CancunVM),))
         self._tester: EthereumTester | None = None
         self._web3 = None
         chain = self._backend.chain
@@ -95,27 +157,25 @@ class EvmEngine:
             block_number=self.block_number,
             difficulty=base.difficulty,
             mix_hash=base.mix_hash,
-            gas_limit=max(base.gas_limit, GAS_PER_CALL),
+            gas_limit=GAS_PER_CALL,
             prev_hashes=(),
             chain_id=CHAIN_ID,
             base_fee_per_gas=0,
             excess_blob_gas=0,
         )
 
-    def set_block(self, number: int, timestamp: int) -> None:
-        """Make later calls see ``block.number == number`` and ``block.timestamp == timestamp``."""
-        if number < self.block_number or timestamp < self.timestamp:
-            raise ValueError(
-                f"block context may not go back: ({self.block_number}, {self.timestamp}) -> ({number}, {timestamp})"
-            )
-        if (number, timestamp) != (self.block_number, self.timestamp):
-            self.block_number, self.timestamp = number, timestamp
-            self._set_context()
-
     # ------------------------------------------------------------------ execution
 
+    @staticmethod
+    def address(hex_address: str) -> bytes:
+        """An address in the form :meth:`execute` takes (py-evm: 20 raw bytes)."""
+        return bytes.fromhex(hex_address[2:])
+
     def execute(self, sender: bytes, to: bytes, data: bytes, value: int = 0, *, static: bool = False) -> Execution:
-        """Apply one call from ``sender`` to ``to``; keep its changes unless it fails or ``static``."""
+        """Apply one call from ``sender`` to ``to``; keep its changes unless it fails or ``static``.
+
+        Raises :class:`contracts_model.errors.InsufficientFunds` when the sender cannot pay ``value``.
+        """
         state = self._state
         message = Message(
             gas=GAS_PER_CALL,
@@ -126,7 +186,10 @@ class EvmEngine:
             code=state.get_code(to),
             is_static=static,
         )
-        return self._apply(message, sender, keep=not static)
+        try:
+            return self._apply(message, sender, keep=not static, intrinsic=intrinsic_gas(data))
+        except EvmInsufficientFunds as exc:
+            raise errors.InsufficientFunds(str(exc)) from None
 
     def deploy(self, sender: bytes, init_code: bytes, value: int = 0) -> Execution:
         """Run contract creation code from ``sender``; the new address is ``Execution.created``."""
@@ -143,13 +206,17 @@ class EvmEngine:
             code=init_code,
             create_address=address,
         )
-        result = self._apply(message, sender, keep=True, create=True)
-        return Execution(result.success, result.output, result.logs, result.error, address if result.success else None)
+        result = self._apply(message, sender, keep=True, create=True, intrinsic=intrinsic_gas(init_code, create=True))
+        return Execution(result.success, result.output, result.logs, result.halt, address if result.success else None,
+                         result.gas)
 
-    def _apply(self, message: Message, origin: bytes, *, keep: bool, create: bool = False) -> Execution:
+    def _apply(self, message: Message, origin: bytes, *, keep: bool, intrinsic: int, create: bool = False) -> Execution:
         state = self._state
         context = self._tx_context_class(gas_price=0, origin=origin)
         snapshot = state.snapshot()
+        # As a transaction would (EIP-2929): the sender and the target start warm.
+        state.mark_address_warm(origin)
+        state.mark_address_warm(message.storage_address)
         if create:
             computation = self._computation.apply_create_message(state, message, context)
         else:
@@ -161,11 +228,14 @@ class EvmEngine:
             state.commit(snapshot)
         state.clear_transient_storage()
         state.lock_changes()
+        gas = transaction_gas(intrinsic, computation.get_gas_used(), computation.get_gas_refund())
         if failed:
             # A REVERT keeps its data as the output; other VM errors erase it.
-            return Execution(False, computation.output, (), computation.error)
-        logs = tuple((address, topics, data) for address, topics, data in computation.get_log_entries())
-        return Execution(True, computation.output, logs, None)
+            error = computation.error
+            return Execution(False, computation.output, (), None if isinstance(error, Revert) else repr(error), gas=gas)
+        logs = tuple(("0x" + address.hex(), tuple(topic.to_bytes(32, "big") for topic in topics), data)
+                     for address, topics, data in computation.get_log_entries())
+        return Execution(True, computation.output, logs, gas=gas)
 
     # ------------------------------------------------------------------ accounts
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from contracts_model.errors import ContractRevert
 from contracts_model.events import Event
@@ -95,6 +95,14 @@ def _describe(kind: str, value: Any) -> Any:
     return value
 
 
+def _summarize(outcome: tuple[str, Any]) -> str:
+    """One line for an outcome: ``ok: Transfer, Spent, Synced`` or ``revert FeeCapExceeded()``."""
+    kind, value = outcome
+    if kind == "ok" and isinstance(value, Receipt):
+        return "ok" + (": " + ", ".join(e.name for e in value.events) if value.events else "")
+    return str(_describe(kind, value))
+
+
 def _addresses(values) -> list[str]:
     found = []
     for v in values:
@@ -106,7 +114,11 @@ def _addresses(values) -> list[str]:
 
 
 class LockstepBackend(Backend):
-    """Runs ``left`` (the reference, normally the models) and ``right`` (the build under test) side by side."""
+    """Runs ``left`` (the reference, normally the models) and ``right`` (the build under test) side by side.
+
+    A receipt is the build under test's, with the gas of whichever side meters it. Lockstep backends
+    nest: ``LockstepBackend(LockstepBackend(model, py_evm), revm)`` keeps all three in step.
+    """
 
     name = "lockstep"
 
@@ -123,14 +135,20 @@ class LockstepBackend(Backend):
         #: Only the contracts both deployed are compared (and offered to the world).
         self.addresses = {name: left.addresses[name] for name in left.addresses if name in right.addresses}
         self.names = (left.name, right.name)
+        self.name = f"lockstep({left.name}, {right.name})"
         #: Compare the full observable state every this many actions (1 = after every action).
         self.observe_every = observe_every
         self.deviations = deviations if deviations is not None else Deviations()
         self.on_divergence = on_divergence
         self.listener = listener
         self.divergences: list[Divergence] = []
+        #: If a list, every transaction is appended as (journal_step, action, outcome) (readable counterexamples).
+        self.journal: list | None = None
+        self.journal_step = 0
         self.step = 0
         self.tracked: set[str] = {self.accounts.committee, self.accounts.fee_collector, self.accounts.deployer}
+        #: Contracts and the zero address are observed through the global views, not as users.
+        self._untracked = set(left.addresses.values()) | set(right.addresses.values()) | {"0x" + "00" * 20}
 
     @property
     def comparing(self) -> bool:
@@ -187,25 +205,34 @@ class LockstepBackend(Backend):
     # ------------------------------------------------------------------ the port
 
     def transact(self, sender: str, contract: str, function: str, args: tuple = (), value: int = 0) -> Receipt:
-        if not self.comparing:
+        if not self.comparing and self.journal is None:
             return self.right.transact(sender, contract, function, args, value)
-        self.step += 1
         action = f"{sender} -> {contract}.{function}{args!r}" + (f" value={value}" if value else "")
-        a = _outcome(lambda: self.left.transact(sender, contract, function, args, value))
         b = _outcome(lambda: self.right.transact(sender, contract, function, args, value))
-        self._compare_outcomes(action, a, b)
-        self.tracked.add(str(sender).lower())
-        self.tracked.update(_addresses(args))
-        for outcome in (a, b):
+        a = None
+        if self.comparing:
+            self.step += 1
+            a = _outcome(lambda: self.left.transact(sender, contract, function, args, value))
+            self._compare_outcomes(action, a, b)
+            self._track(action, sender, args, (a, b))
+        if self.journal is not None:
+            self.journal.append((self.journal_step, action, _summarize(b)))
+        if b[0] != "ok":
+            raise b[1]
+        if b[1].gas is None and a is not None and a[0] == "ok" and isinstance(a[1], Receipt) and a[1].gas is not None:
+            return evolve(b[1], gas=a[1].gas)  # the gas of whichever side meters it
+        return b[1]
+
+    def _track(self, action: str, sender: str, args: tuple, outcomes) -> None:
+        found = [str(sender).lower(), *_addresses(args)]
+        for outcome in outcomes:
             if outcome[0] == "ok":
                 for event in outcome[1].events:
                     if isinstance(event, Event):
-                        self.tracked.update(_addresses(event.args))
+                        found.extend(_addresses(event.args))
+        self.tracked.update(a for a in found if a not in self._untracked)
         if self.comparing and self.step % self.observe_every == 0:
             self.check_state(action)
-        if b[0] != "ok":
-            raise b[1]
-        return b[1]
 
     def call(self, contract: str, function: str, args: tuple = ()) -> Any:
         if not self.comparing or self.deviations.view_waived(contract, function):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 from contracts_model.deployment import Deployment
 from contracts_model.events import Event
@@ -30,16 +30,23 @@ class RoleNotHeld(RuntimeError):
 
 @frozen
 class Receipt:
-    """The result of a successful transaction: the function's return value and every event, in order."""
+    """The result of a successful transaction: the function's return value and every event, in order.
+
+    ``gas`` is what the transaction cost (a receipt's ``gasUsed``: 21,000 intrinsic and calldata
+    included, refunds deducted) on backends that meter it as a transaction would be (py-evm), and
+    None elsewhere (the models; revm, see :mod:`sim.evm.revm_engine`). It is not part of equality:
+    two backends agree on a receipt when their results and events agree.
+    """
 
     result: Any
     events: tuple[Event, ...]
+    gas: int | None = field(default=None, eq=False)
 
 
 class Backend(ABC):
     """A deployed ReserveBTC system that can be called, observed and rewound."""
 
-    #: Short name used on the command line and in reports (``model``, ``evm``, ``lockstep``).
+    #: Short name used on the command line and in reports (``model``, ``evm``, ``revm``, ``lockstep``…).
     name: str = "abstract"
 
     params: ProtocolParams

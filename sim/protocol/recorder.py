@@ -6,7 +6,8 @@ position in its block and a deterministic hash, and is written to the event log 
 record (sender, target, function, arguments, status, decoded events or revert reason): what an
 indexer reads from a real chain's blocks and receipts. Listeners (the oracle service, invariant
 monitors, the indexer) are told of every transaction as it happens: before it runs, and after, with
-its receipt or its revert.
+its receipt or its revert. The gas each transaction cost (on backends that meter it) goes to
+:attr:`RecordingBackend.gas`, not into the log.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Callable
 
 from contracts_model.errors import ContractRevert
 from sim.eventlog import EventLog
+from sim.protocol.gas import GasTable
 from sim.protocol.port import Backend, Receipt
 
 TxListener = Callable[[dict, Receipt], None]
@@ -39,6 +41,8 @@ class RecordingBackend(Backend):
         self._listeners: list[TxListener] = []
         self._revert_listeners: list[RevertListener] = []
         self._before_listeners: list[BeforeListener] = []
+        #: Gas per function of every transaction so far (empty on backends that do not meter gas).
+        self.gas = GasTable()
         self._block = (-1, -1)
         self._tx_index = 0
 
@@ -94,9 +98,12 @@ class RecordingBackend(Backend):
             exc.call = f"{contract}.{function}"  # which call failed, for whoever reports it
             logged = self.log.append(t, "evm_tx", status="revert", error=exc.error_name or repr(exc), events=[],
                                      **record)
+            self.gas.reverted(contract, function)
             for listener in self._revert_listeners:
                 listener(logged, exc)
             raise
+        if receipt.gas is not None:
+            self.gas.record(contract, function, receipt.gas)
         record = self.log.append(
             t,
             "evm_tx",

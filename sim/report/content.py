@@ -1,8 +1,8 @@
-"""The report's content, in its fixed order: run, verdict, key figures, plots, timeline."""
+"""The report's content, in its fixed order: run, verdict, key figures, gas, plots, timeline."""
 
 from __future__ import annotations
 
-from sim.report import diagnostics, figures, header, plots, timeline, violations
+from sim.report import diagnostics, figures, gas, header, plots, timeline, violations
 from sim.report.document import Document, Section
 from sim.report.run import Run
 
@@ -22,6 +22,7 @@ def document(run: Run) -> Document:
             violations.section(run),
             diagnostics.reverts_section(run),
             figures.section(run),
+            gas.section(run),
             plots_section(run),
             timeline.section(run),
             diagnostics.paths_section(run),

@@ -57,6 +57,14 @@ class Command:
 
 
 @frozen
+class Listing:
+    """Preformatted lines (a counterexample's steps), shown as they are."""
+
+    label: str
+    text: str
+
+
+@frozen
 class Paragraph:
     text: str
     muted: bool = False

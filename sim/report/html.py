@@ -11,7 +11,7 @@ import base64
 import html
 import struct
 
-from sim.report.document import (Absent, Banner, Code, Command, Document, Facts, Figure, Paragraph, Section,
+from sim.report.document import (Absent, Banner, Code, Command, Document, Facts, Figure, Listing, Paragraph, Section,
                                  Table, Timeline)
 
 CSS = """
@@ -182,7 +182,7 @@ def table(t: Table) -> str:
 def block(b) -> str:
     if isinstance(b, Banner):
         return banner(b)
-    if isinstance(b, Command):
+    if isinstance(b, (Command, Listing)):
         return (f'<div class="command"><div class="label">{esc(b.label)}</div>'
                 f"<pre><code>{esc(b.text)}</code></pre></div>")
     if isinstance(b, Facts):
@@ -216,11 +216,11 @@ def section(s: Section) -> str:
     return f'<section id="{esc(s.id)}"><h2>{esc(s.title)}</h2>{inner}</section>'
 
 
-def render(doc: Document, *, source: str = "") -> str:
+def render(doc: Document, *, source: str = "", kind: str = "run report") -> str:
     nav = "".join(f'<a href="#{esc(s.id)}">{esc(s.title)}</a>' for s in doc.sections)
     top = "".join(block(b) for b in doc.top)
     body = "\n".join(section(s) for s in doc.sections)
-    footer = f"<footer>rbtc-sim run report{(' · ' + esc(source)) if source else ''}</footer>"
+    footer = f"<footer>rbtc-sim {esc(kind)}{(' · ' + esc(source)) if source else ''}</footer>"
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sim.report.document import (Absent, Banner, Code, Command, Document, Facts, Figure, Paragraph, Section,
+from sim.report.document import (Absent, Banner, Code, Command, Document, Facts, Figure, Listing, Paragraph, Section,
                                  Table, Timeline)
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
@@ -57,6 +57,8 @@ def block(b) -> list[str]:
         return [f"> {_TONE.get(b.tone, '')} **{text(b.title)}**{detail}", ""]
     if isinstance(b, Command):
         return [f"**{text(b.label)}:**", "", "```sh", b.text.replace("\n", " "), "```", ""]
+    if isinstance(b, Listing):
+        return [f"**{text(b.label)}:**", "", "```text", b.text.replace("```", "` ` `"), "```", ""]
     if isinstance(b, Facts):
         return ["| | |", "|---|---|"] + [f"| **{text(label)}** | {cell(value)} |" for label, value in b.items] + [""]
     if isinstance(b, Table):

@@ -1,4 +1,4 @@
-"""Section 4: the plots. Each function returns a :class:`Figure` block, or an :class:`Absent` line
+"""Section 5: the plots. Each function returns a :class:`Figure` block, or an :class:`Absent` line
 saying why there is nothing to draw (no disputes, no yield participants, …).
 
 X axes are simulated days (``t / 86400``). Series come from ``metrics.csv`` (sampled levels) and

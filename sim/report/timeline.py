@@ -1,4 +1,4 @@
-"""Section 5: what happened, as a short timeline of the notable records (at most :data:`LINES`).
+"""Section 6: what happened, as a short timeline of the notable records (at most :data:`LINES`).
 
 Reorgs, oracle outages, fee droughts and invariant violations in time order, plus the first and
 last emergency burn, the longest backing window and how the log ends. When there are more than fit,

@@ -12,8 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.exits import OK, VIOLATION
-from sim.sweep.cli import _sigterm_as_interrupt
+from sim.exits import OK, VIOLATION, sigterm_as_interrupt
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,13 +36,15 @@ def run_search(path: str, out: str | None = None, workers: int | None = None, sc
     from sim.run import REPORTS_DIR
     from sim.search.driver import execute_search
     from sim.search.spec import load_search
+    from sim.sweep.execute import check_workers
     from sim.sweep.spec import format_value
 
+    check_workers(workers)
     search = load_search(path)
     out_dir = Path(out) if out else REPORTS_DIR / f"search-{search.name}"
     if workers is not None and scheduler:
         print("note: --workers is ignored with --scheduler (the cluster's workers run the search)", file=sys.stderr)
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         result = execute_search(search, out_dir, workers=workers, scheduler=scheduler, restart=restart,
                                 command=f"rbtc-sim search {path} --out {out_dir}")
     print(f"search {search.name}: {len(result.trials)} trials ({result.executed} runs executed, "

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from sim.scenario import dump
 from sim.sweep.metrics import info
 from sim.sweep.plots import RC, SERIES, _figure, _png
-from sim.sweep.spec import format_value
+from sim.sweep.spec import format_value, scenario_name
 from sim.sweep.store import write_atomic, write_bytes_atomic
 from sim.sweep.summary import STYLE, _num
 from sim.sweep.tables import to_csv, write_tables
@@ -92,12 +92,12 @@ def write_worst(result, points: dict) -> None:
     metric = search.objective.metric
     value = result.worst_run["metrics"][metric]
     scenario = attrs.evolve(
-        point.scenario, name=f"{search.name}-worst",
+        point.scenario, name=scenario_name(f"{search.name}-worst"),
         description=f"the worst case rbtc-sim search {search.name} found: {metric} = {value:.6g}",
         expected=f"{metric} = {value:.6g} (trial {worst.number}, seed {result.worst_seed})",
         config=attrs.evolve(point.scenario.config, seed=result.worst_seed))
     write_atomic(result.out / "worst.toml", dump(scenario))
-    summary, _ = execute(scenario, result.out / "worst")
+    summary, _ = execute(scenario, result.out / "worst", overwrite=True)  # the search's own folder, rewritten
     result.replay = {"digest": summary["digest"], "matches": summary["digest"] == result.worst_run["digest"],
                      "report": str(result.out / "worst" / "report.html"),
                      "invariant_violations": len(summary.get("invariant_violations", []))}

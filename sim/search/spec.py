@@ -20,6 +20,8 @@ from pathlib import Path
 
 import attrs
 
+from contracts_model.validation import show
+from sim.input_files import read_toml
 from sim.scenario import ScenarioError, coerce
 from sim.sweep.spec import (
     Header,
@@ -30,7 +32,6 @@ from sim.sweep.spec import (
     base_hash,
     check_tables,
     parse_header,
-    read_toml,
     resolve_sweep,
 )
 
@@ -38,6 +39,8 @@ SAMPLERS = ("tpe", "cmaes", "random")
 KEYS = ("budget", "batch", "sampler", "seed", "startup")
 #: Refuse searches beyond this many runs (trials x seeds).
 MAX_RUNS = 100_000
+#: The optimiser's seed is a whole number below this (Optuna's samplers take 32-bit seeds).
+MAX_SEED = 2**32
 
 
 @attrs.frozen
@@ -79,7 +82,7 @@ class Search:
 
 def load_search(name_or_path: str) -> Search:
     path = resolve_sweep(name_or_path)
-    data, text = read_toml(path)
+    data, text = read_toml(path, "search", ScenarioError)
     return parse_search(data, str(path), path, text)
 
 
@@ -94,6 +97,8 @@ def parse_search(data: dict, source: str, path: Path, text: str = "") -> Search:
         raise ScenarioError(f"{where} batch: {batch} trials at once exceed the budget of {budget}")
     sampler = _string(table, "sampler", where, default="tpe", choices=SAMPLERS)
     seed = coerce(table.get("seed", 1), int, f"{where} seed", "seed")
+    if not 0 <= seed < MAX_SEED:
+        raise ScenarioError(f"{where} seed: expected a whole number in [0, 2**32), got {show(seed)}")
     startup = coerce(table.get("startup", 10), int, f"{where} startup", "startup")
     if budget * len(head.seeds) > MAX_RUNS:
         raise ScenarioError(f"{where}: {budget:,} trials x {len(head.seeds)} seeds = {budget * len(head.seeds):,} "

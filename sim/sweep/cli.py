@@ -1,4 +1,4 @@
-"""``rbtc-sim sweep SWEEP.toml [--out DIR] [--workers N] [--scheduler tcp://HOST:PORT] [--restart]``.
+"""``rbtc-sim sweep SWEEP.toml [--out DIR] [--workers N] [--scheduler tcp://HOST:PORT] [--backend B] [--restart]``.
 
 Exit status (:mod:`sim.exits`): 0 every run finished clean, 1 a run reported invariant violations (or
 failed), 2 bad input (the sweep file, its base scenario, the output folder or the scheduler address;
@@ -9,19 +9,16 @@ one line on stderr says what and where), 3 the harness failed (a crash report), 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
-from sim.scenario import ScenarioError
+from sim.config import BACKENDS
 
 from sim.exits import BAD_INPUT as EXIT_BAD_INPUT
 from sim.exits import INTERRUPTED as EXIT_INTERRUPTED
 from sim.exits import OK as EXIT_CLEAN
 from sim.exits import VIOLATION as EXIT_VIOLATION
-from sim.exits import guarded
+from sim.exits import bad_input_errors, guarded, one_line, sigterm_as_interrupt
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,51 +29,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: CPU count)")
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                         help="run on a Dask distributed cluster instead of local processes")
+    parser.add_argument("--backend", choices=BACKENDS,
+                        help="override the sweep file's backend (a different backend is a different sweep)")
     parser.add_argument("--restart", action="store_true",
                         help="discard the runs already in the output folder and start clean")
     parser.set_defaults(func=cmd_sweep)
 
 
 def cmd_sweep(args) -> int:
-    return run_sweep(args.sweep, args.out, args.workers, args.scheduler, restart=getattr(args, "restart", False))
-
-
-@contextmanager
-def _sigterm_as_interrupt():
-    """A ``kill`` stops the sweep like Ctrl-C does: workers terminated, finished runs kept."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return run_sweep(args.sweep, args.out, args.workers, args.scheduler, restart=getattr(args, "restart", False),
+                     backend=getattr(args, "backend", None))
 
 
 def run_sweep(path: str, out: str | None = None, workers: int | None = None, scheduler: str | None = None, *,
-              restart: bool = False) -> int:
+              restart: bool = False, backend: str | None = None) -> int:
     """Load, validate and run a sweep; print where the results are. Returns the exit status (module docstring)."""
     from sim.run import REPORTS_DIR
     from sim.sweep.driver import execute_sweep
+    from sim.sweep.execute import check_workers
     from sim.sweep.spec import format_value, load_sweep
+    from sim.world import require_backend
 
     out_dir = None
     try:
-        sweep = load_sweep(path)
+        check_workers(workers)
+        sweep = load_sweep(path, backend)
+        require_backend(sweep.backend)  # exit 2 now, not in every worker, if revm cannot load here
         out_dir = Path(out) if out else REPORTS_DIR / f"sweep-{sweep.name}"
         if workers is not None and scheduler:
             print("note: --workers is ignored with --scheduler (the cluster's workers run the sweep)", file=sys.stderr)
-        command = f"rbtc-sim sweep {path} --out {out_dir}"
-        with _sigterm_as_interrupt():
+        command = f"rbtc-sim sweep {path} --out {out_dir}" + (f" --backend {backend}" if backend else "")
+        with sigterm_as_interrupt():
             result = execute_sweep(sweep, out_dir, workers=workers, scheduler=scheduler, restart=restart,
                                    command=command)
-    except ScenarioError as exc:
-        print(f"rbtc-sim: error: {exc}", file=sys.stderr)
+    except bad_input_errors() as exc:
+        print(f"rbtc-sim: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         where = f" in {out_dir / 'runs'}" if out_dir is not None else ""

@@ -113,7 +113,7 @@ def _execute(sweep: Sweep, out: Path, store: Store, done: dict, pool, own: bool,
         progress = Progress(sweep.name, len(sweep.runs), reused, stream if show_progress else io.StringIO())
         try:
             if pool is None:
-                pool = make_pool(min(workers or default_workers(), len(tasks)), None)
+                pool = make_pool(min(workers if workers is not None else default_workers(), len(tasks)), None)
             executor = pool.description
             started = time.perf_counter()
             for answer in pool.imap(tasks):

@@ -19,13 +19,14 @@ import re
 import attrs
 
 from contracts_model.params import YieldParams
+from sim.scenario import TABLES as CONFIG_TABLES
 from sim.scenario import ScenarioError, is_duration
 
 #: The YieldScales parameters, which may be named bare (the fields of YieldParams, in ABI order).
 YIELD_FIELDS = tuple(f.name for f in attrs.fields(YieldParams))
-#: Tables a key may start with (the [scenario] header is text; the world's seed and backend belong to
-#: the sweep).
-TABLES = ("world", "protocol", "bitcoin", "oracle", "agents", "yield", "disputes", "reserves", "events")
+#: Tables a key may start with: the scenario parser's (the [scenario] header is text; the world's seed
+#: and backend belong to the sweep).
+TABLES = ("world", "protocol", *CONFIG_TABLES, "events")
 SET_BY_SWEEP = {"world.seed": "[sweep] seeds", "world.backend": "[sweep] backend"}
 _SEGMENT = r"[a-z_][a-z0-9_]*(?:\[\d+\])?"
 _KEY = re.compile(rf"^{_SEGMENT}(?:\.{_SEGMENT})*$")

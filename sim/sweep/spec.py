@@ -5,7 +5,7 @@ A sweep names a base scenario, the scenario keys to vary, how to pick the points
 analysis), the seeds every point runs with, the metrics to tabulate and the objective to rank the
 points by. Validation is as strict as :mod:`sim.scenario`'s, with the same helpers and
 :class:`~sim.scenario.ScenarioError`: one line naming the file, the key, the value and what was
-expected. Layout::
+expected. The files are read through :mod:`sim.input_files` (bounded). Layout::
 
     [sweep]      name, description, scenario (built-in name or path), backend, seeds, metrics, modules
     [override]   tables of a scenario file (world, protocol, agents, yield, …) laid over the base
@@ -17,12 +17,17 @@ expected. Layout::
     [series]     columns, bands: keep each run's metrics time series, plot bands across seeds
     [objective]  metric, goal = "maximize" | "minimize", constraints = ["metric <= x", …]
 
-Every point is the base scenario's document with the varied keys set, parsed by
-:func:`sim.scenario.parse` (see :mod:`sim.sweep.keys`); every run is a point with one seed. Runs are
-identified by content, never by position: a point's id spells out its parameter values, and two
-hashes fingerprint what the results depend on — the *base hash* (the resolved base scenario,
-backend and the names of the varied parameters: anything that changes every run) and the *design
-hash* (base hash plus the points and seeds, and a sensitivity design's sample rows).
+Validation is layered, one mechanism per layer: every listed value and range bound is checked on its
+own like the field it sets (:func:`sim.scenario.check_value`: the field's type, validator and cap), and
+the seeds and design seed likewise, before any point is built; every point is then the base scenario's
+document with the varied keys set, parsed by :func:`sim.scenario.parse` (see :mod:`sim.sweep.keys`),
+which adds the checks across fields (Gold after Silver, events inside the world, the world's size).
+
+Every run is a point with one seed. Runs are identified by content, never by position: a point's id
+spells out its parameter values, and two hashes fingerprint what the results depend on — the *base
+hash* (the resolved base scenario, backend and the names of the varied parameters: anything that
+changes every run) and the *design hash* (base hash plus the points and seeds, and a sensitivity
+design's sample rows).
 """
 
 from __future__ import annotations
@@ -31,21 +36,23 @@ import hashlib
 import json
 import math
 import re
-import tomllib
 from pathlib import Path
 
 import attrs
 import numpy as np
 
+from contracts_model.validation import InvalidValue, show
+from sim.config import BACKENDS, WorldConfig, check_field
+from sim.input_files import read_toml
 from sim.metrics import COLUMNS as SERIES_COLUMNS
 from sim.scenario import (
-    BACKENDS,
     SCENARIO_DIR,
     Scenario,
     ScenarioError,
+    check_value,
     coerce,
+    document,
     is_duration,
-    dump,
     parse,
     resolve,
 )
@@ -62,6 +69,8 @@ OPERATORS = ("<=", ">=", "<", ">", "==")
 OVERRIDE_TABLES = keys.TABLES
 #: Refuse designs beyond this many runs.
 MAX_RUNS = 100_000
+#: A design's own seed (random, latin, sobol, morris) is a whole number below this.
+MAX_DESIGN_SEED = 2**128
 #: Bump when the meaning of a run file changes, so old results are not mixed with new ones.
 FORMAT = 1
 #: Time-series columns plotted as bands when [series] names none.
@@ -206,7 +215,7 @@ class Space:
         where = f"{self.where} point {pid}"
         scenario = parse(keys.apply(self.document, values, where), where, self.scenario.path)
         return Point(index, pid, values, scenario.config.params.yield_params,
-                     attrs.evolve(scenario, name=f"{self.name}.{pid}"))
+                     attrs.evolve(scenario, name=scenario_name(f"{self.name}.{pid}")))
 
 
 @attrs.frozen
@@ -289,6 +298,14 @@ def point_id(values: dict) -> str:
     return "_".join(parts)
 
 
+def scenario_name(text: str) -> str:
+    """``text`` (``<sweep>.<point id>``) as a scenario name may be spelt (:data:`sim.scenario.NAME`): other
+    characters become ``_``, and a name over 100 characters keeps its first 91 and a hash of the whole,
+    so distinct points keep distinct names."""
+    name = re.sub(r"[^\w.-]", "_", text)
+    return name if len(name) <= 100 else f"{name[:91]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
 def _hash(data) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -334,18 +351,11 @@ def resolve_sweep(name_or_path: str) -> Path:
     return resolve(name_or_path, SWEEP_DIR, "sweep")
 
 
-def read_toml(path: Path) -> tuple[dict, str]:
-    text = path.read_text(encoding="utf-8")
-    try:
-        return tomllib.loads(text), text
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
-
-
-def load_sweep(name_or_path: str) -> Sweep:
+def load_sweep(name_or_path: str, backend: str | None = None) -> Sweep:
+    """The sweep file, parsed and checked; ``backend`` overrides its ``[sweep] backend``."""
     path = resolve_sweep(name_or_path)
-    data, text = read_toml(path)
-    return parse_sweep(data, str(path), path, text)
+    data, text = read_toml(path, "sweep", ScenarioError)
+    return parse_sweep(data, str(path), path, text, backend)
 
 
 HEADER_KEYS = ("name", "description", "scenario", "backend", "seeds", "metrics", "modules")
@@ -369,8 +379,9 @@ class Header:
 
 
 def parse_header(data: dict, source: str, path: Path, table: str, extra_keys: tuple[str, ...] = (),
-                 bound: bool = False) -> Header:
-    """The shared part of a sweep (``table`` = "sweep") or search ("search") file."""
+                 bound: bool = False, backend_override: str | None = None) -> Header:
+    """The shared part of a sweep (``table`` = "sweep") or search ("search") file; ``backend_override``
+    (``--backend``) replaces the file's backend."""
     header = _table(data, table, source)
     where = f"{source}: [{table}]"
     _unknown(header, HEADER_KEYS + extra_keys, where)
@@ -382,15 +393,23 @@ def parse_header(data: dict, source: str, path: Path, table: str, extra_keys: tu
         raise ScenarioError(f"{where}: missing key 'scenario' (a built-in scenario name or a scenario file path)")
     scenario_source = _string(header, "scenario", where)
     backend = _string(header, "backend", where, default="model", choices=BACKENDS)
+    if backend_override is not None:
+        if backend_override not in BACKENDS:
+            raise ScenarioError(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend_override!r}")
+        backend = backend_override
     modules = plugins.load(header.get("modules", []), path.parent, f"{where} modules")
 
     overrides = _table(data, "override", source)
-    document, scenario = _base_scenario(scenario_source, overrides, backend, path, f"{source}: [override]")
+    base_document, scenario = _base_scenario(scenario_source, overrides, backend, path, f"{source}: [override]")
     vary_where = f"{source}: [vary]"
-    resolved = tomllib.loads(dump(scenario))
-    space = Space(name, vary_where, scenario, document, resolved)
+    space = Space(name, vary_where, scenario, base_document, document(scenario))
     space = attrs.evolve(space, params=_params(_table(data, "vary", source), vary_where, space))
     seeds = _seeds(header.get("seeds", 1), f"{where} seeds", scenario.config.seed)
+    for seed in (min(seeds), max(seeds)):
+        try:
+            check_field(WorldConfig, "seed", seed)
+        except InvalidValue as exc:
+            raise ScenarioError(f"{where} seeds: expected {exc.expected}, got {show(seed)}") from None
     objective = _objective(_table(data, "objective", source), f"{source}: [objective]", bound)
     metrics = _metrics(header, where, objective)
     return Header(name, description, scenario_source, backend, overrides, space, seeds, modules, objective, metrics)
@@ -409,9 +428,9 @@ def check_tables(data: dict, source: str, kind: str, known: tuple[str, ...]) -> 
             raise ScenarioError(f"{source}: missing table [{required}]")
 
 
-def parse_sweep(data: dict, source: str, path: Path, text: str = "") -> Sweep:
+def parse_sweep(data: dict, source: str, path: Path, text: str = "", backend_override: str | None = None) -> Sweep:
     check_tables(data, source, "sweep", ("sweep", "override", "vary", "design", "series", "objective"))
-    head = parse_header(data, source, path, "sweep")
+    head = parse_header(data, source, path, "sweep", backend_override=backend_override)
     space, params, seeds = head.space, head.space.params, head.seeds
     design, count, design_seed, options = _design(_table(data, "design", source), f"{source}: [design]", params)
     series = _series(data, source)
@@ -442,7 +461,7 @@ def base_hash(scenario: Scenario, params: tuple[Param, ...]) -> str:
     """What every run depends on: the resolved base scenario (seed aside) and the names of the varied keys."""
     neutral = attrs.evolve(scenario, name="base", description="", expected="", path=None,
                            config=attrs.evolve(scenario.config, seed=0))
-    return _hash({"format": FORMAT, "scenario": dump(neutral), "vary": [p.name for p in params]})
+    return _hash({"format": FORMAT, "scenario": document(neutral), "vary": [p.name for p in params]})
 
 
 def _base_scenario(name: str, overrides: dict, backend: str, sweep_path: Path, where: str) -> tuple[dict, Scenario]:
@@ -459,7 +478,7 @@ def _base_scenario(name: str, overrides: dict, backend: str, sweep_path: Path, w
         path = candidate if (name.endswith(".toml") or "/" in name) and candidate.is_file() else resolve(name)
     except ScenarioError as exc:
         raise ScenarioError(f"{sweep_path}: [sweep] scenario: {exc}") from None
-    base, _ = read_toml(path)
+    base, _ = read_toml(path, "scenario", ScenarioError)
     if "duration" in world or "duration_s" in world:  # one spelling wins, whichever the base used
         base_world = dict(base.get("world", {}))
         base_world.pop("duration", None)
@@ -525,6 +544,10 @@ def _params(table: dict, where: str, space: Space) -> tuple[Param, ...]:
                     raise ScenarioError(f"{at} steps: {steps} steps do not fit the {high - low + 1} integers "
                                         f"in [{spec['min']!r}, {spec['max']!r}]")
             param = Param(name, low=low, high=high, steps=steps, kind=kind)
+        raws = ([(f"{at} values[{i}]", v) for i, v in enumerate(spec["values"])] if "values" in spec
+                else [(f"{at} min", spec["min"]), (f"{at} max", spec["max"])])
+        for place, raw in raws:  # every value on its own, also those a random design may not draw
+            check_value(keys.path(name), raw, place, space.document)
         _check_key(space, param, where)
         params.append(param)
     return tuple(params)
@@ -567,6 +590,8 @@ def _design(table: dict, where: str, params: tuple[Param, ...]) -> tuple[str, in
             raise ScenarioError(f"{vary} {p.name} steps: steps only apply to grid designs; a {kind} design "
                                 "draws from [min, max]")
     seed = coerce(table.get("seed", 1), int, f"{where} seed", "seed")
+    if not 0 <= seed < MAX_DESIGN_SEED:
+        raise ScenarioError(f"{where} seed: expected a whole number in [0, 2**128), got {show(seed)}")
     if kind == "sobol":
         if "samples" not in table:
             raise ScenarioError(f"{where}: a sobol design needs samples (N, a power of 2: the design has "
@@ -658,8 +683,8 @@ def _seeds(value, where: str, first: int) -> tuple[int, ...]:
             raise ScenarioError(f"{where}: expected distinct seeds, got {value!r}")
         return seeds
     count = coerce(value, int, where, "seeds")
-    if count < 1:
-        raise ScenarioError(f"{where}: expected at least 1 seed, got {value!r}")
+    if not 1 <= count <= MAX_RUNS:
+        raise ScenarioError(f"{where}: expected a count of seeds in [1, {MAX_RUNS:,}], got {show(value)}")
     return tuple(range(first, first + count))
 
 

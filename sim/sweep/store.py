@@ -38,6 +38,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim.input_files import MAX_SUMMARY_BYTES, read_json
 from sim.scenario import ScenarioError, dump
 from sim.sweep.runner import code_fingerprint
 from sim.sweep.spec import FORMAT, Sweep
@@ -80,6 +81,16 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _read_record(path: Path) -> dict:
+    """A manifest or run file of the folder; ``{}`` when damaged (binary, cut short, not an object), so
+    a damaged run is simply run again and a damaged manifest is treated as a foreign sweep."""
+    try:
+        record = read_json(path, "sweep record", MAX_SUMMARY_BYTES, ScenarioError)
+    except ScenarioError:
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 class Store:
     def __init__(self, sweep: Sweep, out: Path):
         self.sweep, self.out = sweep, Path(out)
@@ -102,10 +113,7 @@ class Store:
         self.out.mkdir(parents=True, exist_ok=True)
         self._lock()
         if manifest_path.is_file():
-            try:
-                old = json.loads(manifest_path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError:
-                old = {}
+            old = _read_record(manifest_path)
             if restart:
                 kept = len(list(self.runs_dir.glob("*.json"))) if self.runs_dir.is_dir() else 0
                 self.clear()
@@ -172,13 +180,10 @@ class Store:
             if run_id not in wanted:
                 outside += 1
                 continue
-            try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                continue  # rerun it
+            record = _read_record(path)
             point, seed = wanted[run_id]
             if (record.get("base_hash") != self.sweep.base_hash or record.get("values") != point.values
-                    or record.get("seed") != seed or "metrics" not in record
+                    or record.get("seed") != seed or not isinstance(record.get("metrics"), dict)
                     or any(m not in record["metrics"] for m in self.sweep.metrics)
                     or not self._has_series(point.id, seed)):
                 continue
