@@ -9,6 +9,9 @@ the file and what was expected — never a ``UnicodeDecodeError`` or ``Recursion
 file                        size limit   read by
 ==========================  ===========  =====================================================
 scenario, sweep (TOML)      1 MiB        ``run``, ``validate``, ``replay``, ``sweep``
+deployment, deviations      1 MiB        ``run``, ``check`` (a TOML deployment, a deviations file)
+broadcast (JSON)            16 MiB       ``run``, ``check`` (a Foundry ``run-latest.json``)
+counterexample (JSON)       16 MiB       ``check --replay``
 proof document (JSON)       16 MiB       ``verify-proof``
 summary.json                64 MiB       ``replay``
 proof_of_reserves.json      1 GiB        ``proof``

@@ -1,7 +1,8 @@
 """The property suites as pytest tests, against the build ``pytest --rbtc-contracts DIR`` chose.
 
 Collected only when the plugin adds it (see :mod:`sim.testing.plugin`). One test class per suite
-(:data:`sim.testing.suites.SUITES`) at the chosen budget; a suite the build cannot run is reported
+(:data:`sim.testing.suites.SUITES`) at the chosen budget, derandomized (the same build
+and budget give the same verdict on every run); a suite the build cannot run is reported
 as skipped with the reason.
 """
 
@@ -24,8 +25,9 @@ def _tests() -> dict:
     tests = {}
     for machine in suites.values():
         case = machine.TestCase
+        # derandomized: the same build at the same budget gets the same verdict on every run and machine
         case.settings = settings(max_examples=budget.examples, stateful_step_count=budget.steps, deadline=None,
-                                 suppress_health_check=list(HealthCheck))
+                                 derandomize=True, database=None, suppress_health_check=list(HealthCheck))
         tests[f"TestRbtc{machine.__name__}"] = case
     for name, reason in skipped.items():
         def skipped_suite(reason=reason):
