@@ -10,10 +10,11 @@ SCENARIO ?= baseline
 SEED ?=
 RUN_ARGS ?=
 
-.PHONY: run test bench fuzz contracts setup node lock clean
+.PHONY: run test bench fuzz mutants contracts setup node lock clean
 
+# Replaces the previous run of the same scenario and seed (rbtc-sim run alone refuses a folder holding a run).
 run: $(STAMP)
-	$(BIN)/rbtc-sim run $(SCENARIO) $(if $(SEED),--seed $(SEED)) $(RUN_ARGS)
+	$(BIN)/rbtc-sim run $(SCENARIO) $(if $(SEED),--seed $(SEED)) --overwrite $(RUN_ARGS)
 
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest -q
@@ -21,9 +22,19 @@ test: $(STAMP) $(NODE_STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 
-# The property tests with 40x the examples (lockstep state machines, random worlds, chain model).
+# The property tests with 40x the examples (lockstep state machines, random worlds, chain model, the
+# generated scenario files of tests/test_fuzz_inputs.py), and the API fuzzed from its OpenAPI document
+# with 15x the requests.
 fuzz: $(STAMP) $(NODE_STAMP)
-	RBTC_FUZZ=1 $(BIN)/python -m pytest -q tests/test_lockstep_properties.py tests/test_world.py tests/test_bitcoin_chain.py
+	RBTC_FUZZ=1 $(BIN)/python -m pytest -q tests/test_lockstep_properties.py tests/test_world.py tests/test_bitcoin_chain.py \
+		tests/test_fuzz_inputs.py tests/test_api_fuzz.py
+
+# Mutation testing of `rbtc-sim check`: every mutant of tools/mutants.toml compiled and checked (long; resumable).
+# MUTANT_ARGS passes options, e.g. MUTANT_ARGS="--only ID,ID", "--ci", "--force", "--update-readme".
+MUTANT_WORKERS ?= 2
+MUTANT_ARGS ?=
+mutants: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python tools/mutants.py --workers $(MUTANT_WORKERS) $(MUTANT_ARGS)
 
 contracts: $(NODE_STAMP)
 	node tools/compile.js

@@ -136,10 +136,14 @@ def _register_optional_sections() -> None:
     from bench.bench_scale import add_arguments as scale_arguments
     from bench.bench_scale import bench_scale
 
+    from bench.bench_estimate import add_arguments as estimate_arguments
+    from bench.bench_estimate import bench_estimate
+
     SECTIONS["api"] = bench_api
     SECTIONS["sweep"] = bench_sweep
     SECTIONS["scale"] = bench_scale
-    OPTIONS.extend((api_arguments, sweep_arguments, scale_arguments))
+    SECTIONS["estimate"] = bench_estimate
+    OPTIONS.extend((api_arguments, sweep_arguments, scale_arguments, estimate_arguments))
 
 
 OPTIONS: list = []

@@ -15,6 +15,13 @@
    read the whole response. A final phase mixes all endpoints, and a saturation phase (no think
    time) reports the throughput ceiling for information.
 4. Print p50 and p99 per endpoint against the targets p50 < 10 ms and p99 < 50 ms.
+5. The dashboard's first load from that database: the server's first render of ``/`` (its cache
+   cold), then fresh browser loads (Debian's chromium through Playwright, when installed) timed from
+   navigation to the page's scripts having drawn everything, against the target < 300 ms.
+6. Realtime push: a second server over a database an indexer process is filling with the same log
+   (a commit every 2,000 records), 50 clients connected to ``/api/realtime/stream`` and 50 clients
+   requesting the mixed load meanwhile; p99 of those requests against 50 ms, and how many events each
+   stream client received and how far apart in time the 50 copies of an event arrived.
 
 Every loop is bounded in requests and in time, and only 127.0.0.1 is contacted.
 """
@@ -51,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-think-ms", type=float, default=50.0, help="mean think time between a client's requests")
     parser.add_argument("--api-run-dir", default=None, help="run folder to build or reuse")
     parser.add_argument("--api-fresh", action="store_true", help="simulate and index again even if a run exists")
+    parser.add_argument("--api-stream-clients", type=int, default=50)
 
 
 def _arg(args, name: str, default):
@@ -133,7 +141,7 @@ def _free_port() -> int:
 def _start_server(db_url: str) -> tuple[subprocess.Popen, int]:
     port = _free_port()
     code = ("import sys; from sim.api import serve; "
-            "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]), log_level='warning')")
+            "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]), log_level='warning', announce=False)")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", code, db_url, str(port)], cwd=ROOT, env=env)
     deadline = time.monotonic() + 30
@@ -147,6 +155,14 @@ def _start_server(db_url: str) -> tuple[subprocess.Popen, int]:
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("the API server did not start within 30 s")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 # ---------------------------------------------------------------------- the load
@@ -231,6 +247,167 @@ def _report(label: str, latencies: list[float], seconds: float, errors: list[str
     return ok or not check
 
 
+# ---------------------------------------------------------------------- the dashboard
+
+TARGET_FIRST_LOAD_MS = 300.0
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _http_get(port: int, path: str) -> tuple[int, bytes, float]:
+    import http.client
+
+    start = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", path)
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return response.status, body, time.perf_counter() - start
+
+
+def _dashboard_first_load(port: int) -> bool:
+    """The server's first render of / (cold), warm renders with their assets, then browser loads."""
+    import re
+
+    status, body, cold = _http_get(port, "/")
+    assets = re.findall(rb'(?:src|href)="(/assets/[^"]+)"', body)
+    warm = []
+    for _ in range(20):
+        start = time.perf_counter()
+        for path in [b"/"] + assets:
+            _http_get(port, path.decode())
+        warm.append(time.perf_counter() - start)
+    print(f"  dashboard /: first render (cache cold) {cold * 1000:.1f} ms, {len(body) / 1024:.0f} KiB; "
+          f"page + {len(assets)} assets warm p50 {_percentile(warm, 0.5) * 1000:.1f} ms, "
+          f"max {max(warm) * 1000:.1f} ms")
+    ok = status == 200 and cold * 1000 < TARGET_FIRST_LOAD_MS
+    if not os.access(CHROMIUM, os.X_OK):
+        print(f"  dashboard in a browser: skipped ({CHROMIUM} is not installed: apt-get install chromium)")
+        return ok
+    from playwright.sync_api import sync_playwright
+
+    loads = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            for _ in range(6):
+                context = browser.new_context(viewport={"width": 1400, "height": 1000})  # empty cache each time
+                page = context.new_page()
+                errors = []
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                page.goto(f"http://127.0.0.1:{port}/")
+                page.wait_for_selector("body[data-ready='1']")
+                # from the start of navigation to the scripts having drawn every chart and panel
+                ready = page.evaluate("performance.now()")
+                loads.append(ready / 1000)
+                ok &= not errors and int(page.get_attribute("#chart-backing", "data-points") or 0) > 1
+                context.close()
+        finally:
+            browser.close()
+    loads = loads[1:]  # the first includes the browser's own warm-up
+    p50, worst = _percentile(loads, 0.5) * 1000, max(loads) * 1000
+    ok &= worst < TARGET_FIRST_LOAD_MS
+    print(f"  dashboard in chromium (fresh context, navigation to drawn): p50 {p50:.0f} ms, max {worst:.0f} ms "
+          f"over {len(loads)} loads   target < {TARGET_FIRST_LOAD_MS:.0f} ms   {'ok' if ok else 'MISSED'}")
+    return ok
+
+
+# ---------------------------------------------------------------------- realtime push
+
+
+async def _stream_client(port: int, arrivals: dict, deadline: float, ready: asyncio.Event, counter: list) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /api/realtime/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
+    try:
+        await reader.readuntil(b"\r\n\r\n")
+        counter[0] += 1
+        if counter[0] >= counter[1]:
+            ready.set()
+        while time.monotonic() < deadline:
+            try:
+                line = await asyncio.wait_for(reader.readline(), max(0.05, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                break
+            if not line:
+                break
+            if line.startswith(b"id: "):
+                arrivals.setdefault(int(line[4:]), []).append(time.perf_counter())
+    finally:
+        writer.close()
+
+
+def _push_phase(db_url_source: Path, users: list[str], stream_clients: int, clients: int, think_s: float,
+                requests: int) -> bool:
+    """A server over a database an indexer process is filling; stream clients and request clients."""
+    import tempfile
+
+    from sim.indexer.db import sqlite_url
+
+    work = Path(tempfile.mkdtemp(prefix="rbtc-push-"))
+    url = sqlite_url(work / "index.sqlite")
+    writer_code = ("import sys, time; from sim.indexer import Indexer; ix = Indexer(sys.argv[1], batch_size=2000); "
+                   "ix.after_commit.append(lambda seq: time.sleep(0.25)); ix.index_file(sys.argv[2]); ix.close()")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    indexer = subprocess.Popen([sys.executable, "-c", writer_code, url, str(db_url_source)], cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not (work / "index.sqlite").exists() or _batches(url) == 0:
+            if indexer.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the indexer process did not commit its first batch")
+            time.sleep(0.1)
+        proc, port = _start_server(url)
+        try:
+            rng = random.Random(4242)
+            mixed = [p for endpoint, weight in MIX.items()
+                     for p in _request_paths(endpoint, users, rng, requests * weight // 100)]
+            rng.shuffle(mixed)
+
+            async def run():
+                arrivals: dict[int, list[float]] = {}
+                ready = asyncio.Event()
+                counter = [0, stream_clients]
+                end = time.monotonic() + 75
+                streams = [asyncio.create_task(_stream_client(port, arrivals, end, ready, counter))
+                           for _ in range(stream_clients)]
+                await asyncio.wait_for(ready.wait(), 30)
+                latencies, errors, seconds = await _phase(port, mixed, clients, think_s, 500, 60)
+                for task in streams:
+                    task.cancel()
+                await asyncio.gather(*streams, return_exceptions=True)
+                return latencies, errors, seconds, arrivals
+
+            latencies, errors, seconds, arrivals = asyncio.run(run())
+        finally:
+            _stop(proc)
+    finally:
+        _stop(indexer)
+    complete = [times for times in arrivals.values() if len(times) == stream_clients]
+    spread = [max(times) - min(times) for times in complete]
+    ok = _report(f"mixed, {stream_clients} streams", latencies, seconds, errors, True)
+    print(f"    pushed {len(arrivals)} batch events while it ran; {len(complete)} reached all {stream_clients} "
+          f"stream clients; fan-out spread p50 {_percentile(spread, 0.5) * 1000:.1f} ms, "
+          f"max {max(spread, default=0) * 1000:.1f} ms")
+    return ok and len(complete) > 0
+
+
+def _batches(url: str) -> int:
+    from sqlalchemy import func, inspect, select
+
+    from sim.indexer import schema as s
+    from sim.indexer.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(s.index_batches.name):
+                return 0
+            return conn.execute(select(func.count()).select_from(s.index_batches)).scalar_one()
+    finally:
+        engine.dispose()
+
+
 def bench_api(args=None) -> bool:
     """The section: see the module docstring. True when every endpoint met both targets."""
     users_n = _arg(args, "api_users", 10_000)
@@ -263,11 +440,12 @@ def bench_api(args=None) -> bool:
         all_ok &= _report("mixed", latencies, seconds, errors, True)
         latencies, errors, seconds = asyncio.run(_phase(port, mixed[: requests], clients, 0.0, 300, 60))
         _report("saturation (mixed)", latencies, seconds, errors, False)
+        all_ok &= _dashboard_first_load(port)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
+    print(f"  realtime push: an indexer process re-indexes the log into a fresh database (a commit every 2,000 "
+          f"records, 0.25 s apart) while it is served")
+    all_ok &= _push_phase(run_dir / "events.jsonl", users, _arg(args, "api_stream_clients", 50), clients, think_s,
+                          requests)
     print(f"  api targets: {'ok' if all_ok else 'MISSED'}")
     return all_ok

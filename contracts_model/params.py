@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import attrs
 
-from contracts_model.evm_math import UINT256_MAX
+from contracts_model.validation import InvalidValue, uint256
 
 DAY = 86_400
-
-
-def _uint256(instance, attribute, value):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{type(instance).__name__}.{attribute.name} must be an int, got {value!r}")
-    if not 0 <= value <= UINT256_MAX:
-        raise ValueError(f"{type(instance).__name__}.{attribute.name} must be in [0, 2**256), got {value}")
+#: Every parameter is a uint256 constructor or configureYield argument.
+_uint256 = uint256()
 
 
 @attrs.frozen
@@ -31,7 +26,8 @@ class YieldParams:
     def __attrs_post_init__(self):
         if self.silver_after > self.gold_after:
             # configureYield would revert InvalidAmount(); say so before deploying anything.
-            raise ValueError(f"silver_after ({self.silver_after}) must not exceed gold_after ({self.gold_after})")
+            raise InvalidValue("gold_after", self.gold_after,
+                               f"at least silver_after ({self.silver_after:,}): Gold comes after Silver")
 
     def as_args(self) -> tuple[int, ...]:
         """The configureYield argument tuple, in ABI order."""
@@ -43,7 +39,7 @@ class YieldParams:
 
 def _optional_yield_params(instance, attribute, value):
     if value is not None and not isinstance(value, YieldParams):
-        raise TypeError(f"ProtocolParams.yield_params must be YieldParams or None, got {value!r}")
+        raise InvalidValue(attribute.name, value, "YieldParams or None")
 
 
 @attrs.frozen

@@ -14,11 +14,12 @@ from __future__ import annotations
 import numpy as np
 from attrs import define, field
 
-from contracts_model.errors import ContractRevert
+from contracts_model.errors import ContractRevert, InsufficientFunds
 from sim.bitcoin.address import random_address
 from sim.bitcoin.chain import BitcoinChain
-from sim.bitcoin.transactions import ChainError
+from sim.bitcoin.transactions import ChainError, SupplyExhausted
 from sim.config import DAY, AgentConfig
+from sim.draws import uniform_int
 from sim.eventlog import EventLog
 from sim.oracle_service import OracleService
 from sim.poisson import next_arrival
@@ -106,8 +107,7 @@ class Population:
     # ------------------------------------------------------------------ actions
 
     def _draw(self, bounds) -> int:
-        low, high = bounds
-        return int(self.rng.integers(low, high + 1)) if high > low else int(low)
+        return uniform_int(self.rng, *bounds)
 
     def _new_btc_address(self) -> str:
         kind = "p2tr" if self.rng.random() < self.config.taproot_share else "p2wpkh"
@@ -125,19 +125,22 @@ class Population:
             self.oracle.register(user.address, btc, prepay_wei=prepay if (i == 0 and via_committee) else 0)
         if not via_committee:
             self._transact(user, "deposit", lambda: self.port.deposit(user.address, user.address, prepay))
-        initial = self._draw(c.initial_btc_sats)
-        tx = self.chain.deposit(user.btc[0], initial)
-        self.log.append(self.now, "btc_tx", tx_kind="deposit", txid=tx.txid, user=user.address, address=user.btc[0],
-                        amount=initial)
+        self._deposit(user, user.btc[0], self._draw(c.initial_btc_sats))
         user.onboarded = True
         self.onboarded.append(user)
 
     def _receive(self, user: User) -> None:
         address = user.btc[int(self.rng.integers(0, len(user.btc)))]
-        amount = self._draw(self.config.receive_sats)
-        tx = self.chain.deposit(address, amount)
+        self._deposit(user, address, self._draw(self.config.receive_sats))
+
+    def _deposit(self, user: User, address: str, amount: int, **extra) -> None:
+        try:
+            tx = self.chain.deposit(address, amount)
+        except SupplyExhausted:  # 21 M BTC deposited in all: the world has no more to send
+            self.log.append(self.now, "agent_error", user=user.address, action="deposit", error="SupplyExhausted")
+            return
         self.log.append(self.now, "btc_tx", tx_kind="deposit", txid=tx.txid, user=user.address, address=address,
-                        amount=amount)
+                        amount=amount, **extra)
 
     def _spend(self, user: User) -> None:
         address = user.btc[int(self.rng.integers(0, len(user.btc)))]
@@ -194,6 +197,8 @@ class Population:
             call()
         except ContractRevert as exc:
             self.log.append(self.now, "agent_error", user=user.address, action=what, error=exc.error_name)
+        except InsufficientFunds:  # the user's wallet cannot cover the amount (prepay_wei has no upper bound)
+            self.log.append(self.now, "agent_error", user=user.address, action=what, error="InsufficientFunds")
 
     # ------------------------------------------------------------------ scheduled events
 
@@ -204,7 +209,4 @@ class Population:
     def deposit_burst(self, share: float, sats: tuple[int, int]) -> None:
         chosen = [u for u in self.onboarded if self.rng.random() < share]
         for user in chosen:
-            amount = self._draw(sats)
-            tx = self.chain.deposit(user.btc[0], amount)
-            self.log.append(self.now, "btc_tx", tx_kind="deposit", txid=tx.txid, user=user.address,
-                            address=user.btc[0], amount=amount, burst=True)
+            self._deposit(user, user.btc[0], self._draw(sats), burst=True)

@@ -1,20 +1,22 @@
 """``rbtc-sim``: run scenarios, check them, replay runs, serve and inspect their data.
 
 Exit status (one contract for every command, see :mod:`sim.exits`): 0 all held, 1 an invariant was
-violated (or a replay did not match), 2 bad input (one line on stderr says what and where), 3 the
-harness itself failed (one line names a crash-report file), 130 interrupted.
+violated (or a replay did not match, or a proof is invalid), 2 bad input (one line on stderr says
+what and where), 3 the harness itself failed (one line names a crash-report file), 4 a proof checked
+without a trusted root (self-consistent only), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import re
 import sys
 import tempfile
 from pathlib import Path
 
 from sim.config import BACKENDS, ENGINES, LOGS
-from sim.exits import OK, VIOLATION, BadInput, guarded
+from sim.exits import OK, UNVERIFIED, VIOLATION, BadInput, guarded, one_line, sigterm_as_interrupt
+from sim.input_files import MAX_PROOF_BYTES, MAX_SNAPSHOT_BYTES, MAX_SUMMARY_BYTES, read_json, read_json_object
 from sim.scenario import builtins, load
 
 
@@ -25,33 +27,50 @@ def _scenario(args):
     resolved = {name: str(Path(value).resolve()) if value else None
                 for name, value in (("contracts_dir", args.contracts), ("deployment_file", args.deployment),
                                     ("deviations_file", args.deviations))}
-    scenario = with_overrides(scenario, seed=args.seed, backend=args.backend, engine=args.engine, log=args.log,
-                              **resolved)
+    # with_overrides refuses, as bad input, what the config refuses (--engine fast on --backend evm, ...)
+    return with_overrides(scenario, seed=args.seed, backend=args.backend, engine=args.engine, log=args.log,
+                          **resolved)
+
+
+def _check_build_files(scenario) -> None:
+    """Fail fast, before anything is written (and in ``validate``), on a backend this machine cannot
+    run and on the artifacts, deployment and deviations files the run would load."""
+    from sim.exits import bad_input_errors
+    from sim.protocol.artifacts import load_artifacts
+    from sim.protocol.deployment import load_deployment
+    from sim.protocol.deviations import load_deviations
+    from sim.world import require_backend
+
     c = scenario.config
-    if c.engine == "fast" and c.backend != "model":
-        raise BadInput(f"--engine fast runs the models' semantics itself; it cannot run on --backend {c.backend}")
-    return scenario
+    require_backend(c.backend)
+    for value, check in ((c.contracts_dir, load_artifacts), (c.deployment_file, load_deployment),
+                         (c.deviations_file, load_deviations)):
+        if not value:
+            continue
+        try:
+            check(value)
+        except bad_input_errors():
+            raise
+        except (OSError, ValueError) as exc:  # a NUL byte in the name, a name too long for the system, ...
+            raise BadInput(f"{value!r:.200}: not a usable file or folder ({exc})") from None
+
+
+def _announce_if_large(scenario) -> None:
+    """Before a large run, its estimated size (on stderr: stdout keeps the run's own lines)."""
+    from sim.estimate import estimate
+
+    guess = estimate(scenario.config)
+    if guess.large:
+        print(f"estimate: {guess.describe()}", file=sys.stderr)
 
 
 def cmd_run(args) -> int:
     from sim.progress import ProgressBar
     from sim.run import default_out_dir, execute
-    from sim.world import require_backend
 
     scenario = _scenario(args)
-    require_backend(scenario.config.backend)  # fail fast, before anything is written
-    if scenario.config.contracts_dir:
-        from sim.protocol.artifacts import load_artifacts
-
-        load_artifacts(scenario.config.contracts_dir)  # fail fast, before anything is written
-    if scenario.config.deployment_file:
-        from sim.protocol.deployment import load_deployment
-
-        load_deployment(scenario.config.deployment_file)
-    if scenario.config.deviations_file:
-        from sim.protocol.deviations import load_deviations
-
-        load_deviations(scenario.config.deviations_file)
+    _check_build_files(scenario)
+    _announce_if_large(scenario)
     run_dir = Path(args.out) if args.out else default_out_dir(scenario)
     c = scenario.config
     bar = ProgressBar(f"{scenario.name} (seed {c.seed}, {c.backend}{', fast engine' if c.engine == 'fast' else ''})")
@@ -67,7 +86,8 @@ def cmd_run(args) -> int:
                   file=sys.stderr)
 
     try:
-        summary, run_dir = execute(scenario, run_dir, on_progress=bar, on_world=attach)
+        with sigterm_as_interrupt():
+            summary, run_dir = execute(scenario, run_dir, on_progress=bar, on_world=attach, overwrite=args.overwrite)
     finally:
         bar.close()
         if server is not None and not args.keep_serving:
@@ -87,10 +107,14 @@ def cmd_run(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    from sim.estimate import estimate
+
     scenario = load(args.scenario)
+    _check_build_files(scenario)
     c = scenario.config
     print(f"{scenario.path}: ok — {scenario.name}: {c.users:,} users, {c.duration_s / 86400:g} days, "
           f"backend {c.backend}, engine {c.engine}, seed {c.seed}, {len(c.schedule)} scheduled events")
+    print(f"estimate: {estimate(c).describe()}")
     return OK
 
 
@@ -104,25 +128,60 @@ def cmd_list(args) -> int:
     return OK
 
 
+def _recorded_summary(run_dir: Path) -> dict:
+    """A run folder's summary.json, checked enough to replay against (BadInput otherwise)."""
+    if not run_dir.is_dir():
+        raise BadInput(f"{run_dir}: not a run folder (no such folder)")
+    for name in ("summary.json", "scenario.toml"):
+        if not (run_dir / name).is_file():
+            raise BadInput(f"{run_dir}: not a run folder (missing {name})")
+    path = run_dir / "summary.json"
+    recorded = read_json_object(path, "run summary", MAX_SUMMARY_BYTES)
+    digest = recorded.get("digest")
+    if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise BadInput(f"{path}: digest: expected the event log's SHA-256 (64 hex digits), got {digest!r:.80}")
+    if recorded.get("complete") is not True:
+        raise BadInput(f"{path}: the recorded run is incomplete ({recorded.get('interrupted')!s:.200}); "
+                       "there is no final digest to confirm")
+    return recorded
+
+
 def cmd_replay(args) -> int:
+    """Check a run folder three ways: its events.jsonl against the summary's digest, a fresh run of its
+    scenario.toml against that digest, and the fresh log against the recorded one line by line. A run
+    with ``log = "summary"`` wrote no events.jsonl by design: only its digest is checked."""
+    from sim.eventlog import digest_of_file, first_difference
     from sim.run import execute
 
     run_dir = Path(args.run_dir)
-    summary_path, scenario_path = run_dir / "summary.json", run_dir / "scenario.toml"
-    for path in (summary_path, scenario_path):
-        if not path.is_file():
-            raise BadInput(f"{run_dir}: not a run folder (missing {path.name})")
-    recorded = json.loads(summary_path.read_text())
-    if not recorded.get("complete"):
-        raise BadInput(f"{summary_path}: the recorded run is incomplete ({recorded.get('interrupted')}); "
-                       "there is no final digest to confirm")
-    scenario = load(str(scenario_path))
+    recorded = _recorded_summary(run_dir)
+    expected = recorded["digest"]
+    scenario = load(str(run_dir / "scenario.toml"))
+    events = run_dir / "events.jsonl"
+    try:
+        logged = digest_of_file(events) if events.is_file() else None
+    except OSError as exc:
+        raise BadInput(f"{events}: cannot read ({exc.strerror or exc})") from None
     with tempfile.TemporaryDirectory(prefix="rbtc-replay-") as tmp:
-        summary, _ = execute(scenario, Path(tmp), report=False)
-    same = summary["digest"] == recorded["digest"]
-    print(f"recorded digest {recorded['digest']}")
-    print(f"replayed digest {summary['digest']}  {'MATCH' if same else 'MISMATCH'}")
-    return OK if same else VIOLATION
+        summary, replay_dir = execute(scenario, Path(tmp) / "run", report=False)
+        replayed = summary["digest"]
+        difference = first_difference(events, replay_dir / "events.jsonl") if logged not in (None, replayed) else None
+    verdict = lambda ok: "MATCH" if ok else "MISMATCH"  # noqa: E731
+    print(f"recorded digest  {expected}  (summary.json)")
+    unlogged = scenario.config.log == "summary" and logged is None
+    if unlogged:
+        print('events.jsonl     not written (log = "summary"): the digest alone is checked')
+    elif logged is None:
+        print("events.jsonl     MISSING: the recorded event log is gone, so it cannot be checked")
+    else:
+        print(f"events.jsonl     {logged}  {verdict(logged == expected)}")
+    print(f"replayed digest  {replayed}  {verdict(replayed == expected)}")
+    if difference is not None:
+        line, old, new = difference
+        print(f"first difference: events.jsonl line {line:,}")
+        print(f"  recorded: {'(end of log)' if old is None else one_line(old)[:300]}")
+        print(f"  replayed: {'(end of log)' if new is None else one_line(new)[:300]}")
+    return OK if (unlogged or logged == expected) and replayed == expected else VIOLATION
 
 
 def _evm_address(text: str) -> str:
@@ -137,13 +196,15 @@ def _evm_address(text: str) -> str:
 
 
 def cmd_proof(args) -> int:
+    import json
+
     from sim.reserves_proof import proofs_for_user
 
     user = _evm_address(args.user)
     path = Path(args.run_dir) / "proof_of_reserves.json"
     if not path.is_file():
         raise BadInput(f"{args.run_dir}: no proof_of_reserves.json (was proof of reserves on in this run?)")
-    document = proofs_for_user(json.loads(path.read_text()), user)
+    document = proofs_for_user(read_json(path, "proof-of-reserves snapshot", MAX_SNAPSHOT_BYTES), user, str(path))
     if not document["leaves"]:
         raise BadInput(f"{user}: no leaf for this user in the snapshot of round {document['round']}")
     print(json.dumps(document, indent=2))
@@ -151,17 +212,27 @@ def cmd_proof(args) -> int:
 
 
 def cmd_verify_proof(args) -> int:
-    from sim.reserves_proof import verify_document
+    """Exit 0: every leaf leads to a trusted root; 1: one does not; 4 (UNVERIFIED): no trusted root
+    was given and the document is merely self-consistent."""
+    from sim.reserves_proof import (INVALID, SELF_CONSISTENT, UNVERIFIED_NOTE, bytes32, parse_document,
+                                    published_roots, verify_document)
 
-    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"{args.file}: not JSON ({exc.msg} at line {exc.lineno})") from None
-    results = verify_document(document)
-    for leaf_hash, ok, reason in results:
-        print(f"{leaf_hash}  {'VALID' if ok else 'INVALID'}  {reason}")
-    return OK if results and all(ok for _, ok, _ in results) else VIOLATION
+    document = parse_document(read_json(args.file, "proof document", MAX_PROOF_BYTES), args.file)
+    trusted = None
+    if args.root is not None:
+        trusted = {bytes32(args.root, "--root"): "(given with --root)"}
+    elif args.run is not None:
+        trusted = {root: f"(published on chain in round {round_})"
+                   for root, round_ in published_roots(Path(args.run)).items()}
+    results = verify_document(document, trusted)
+    for leaf_hash, verdict, reason in results:
+        print(f"{leaf_hash}  {reason}" if verdict == SELF_CONSISTENT else f"{leaf_hash}  {verdict}  {reason}")
+    if any(verdict == INVALID for _, verdict, _ in results):
+        return VIOLATION
+    if trusted is None:
+        print(f"{UNVERIFIED_NOTE}: pass --root HEX or --run RUN_DIR to verify", file=sys.stderr)
+        return UNVERIFIED
+    return OK
 
 
 def cmd_serve(args) -> int:
@@ -171,10 +242,16 @@ def cmd_serve(args) -> int:
     return OK
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's bad-input contract: one line on stderr, exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rbtc-sim", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="rbtc-sim", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run a scenario to a report")
     run.add_argument("scenario", help="a scenario file or a built-in name (see `rbtc-sim list`)")
@@ -187,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--engine", choices=ENGINES, help="override the scenario's engine (fast: batched, model semantics)")
     run.add_argument("--log", choices=LOGS, help="full: write events.jsonl; summary: only summary, metrics, report")
     run.add_argument("--out", metavar="DIR", help="run folder (default reports/<scenario>-<seed>/)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace the run already in the run folder (without it, such a folder is refused)")
     run.add_argument("--serve", action="store_true", help="serve the realtime API while the world runs")
     run.add_argument("--keep-serving", action="store_true", help="with --serve: keep serving after the run")
     run.add_argument("--host", default="127.0.0.1")
@@ -209,8 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     proof.add_argument("--user", required=True, metavar="ADDRESS", help="the user's EVM address")
     proof.set_defaults(func=cmd_proof)
 
-    verify = sub.add_parser("verify-proof", help="check the output of `rbtc-sim proof` offline")
+    verify = sub.add_parser("verify-proof", help="check the output of `rbtc-sim proof` against a trusted root")
     verify.add_argument("file", help="a file written by `rbtc-sim proof`, or - for standard input")
+    trusted = verify.add_mutually_exclusive_group()
+    trusted.add_argument("--root", metavar="HEX", help="the trusted Merkle root (0x + 64 hex digits)")
+    trusted.add_argument("--run", metavar="RUN_DIR",
+                         help="trust the roots the run published on chain (ReservesPublished in its events.jsonl)")
     verify.set_defaults(func=cmd_verify_proof)
 
     serve = sub.add_parser("serve", help="serve the realtime API over a run folder or a database URL")
@@ -219,19 +302,26 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve)
     from sim.check.cli import add_arguments as add_check_arguments
+    from sim.search.cli import add_arguments as add_search_arguments
     from sim.sweep import add_arguments as add_sweep_arguments
 
     check = sub.add_parser("check", help="check a compiled build against the protocol's invariants")
     add_check_arguments(check)
 
-    sweep = sub.add_parser("sweep", help="a yield parameter sweep: many seeded worlds per parameter set")
+    sweep = sub.add_parser("sweep", help="a parameter sweep: many seeded worlds per parameter set")
     add_sweep_arguments(sweep)
+
+    search = sub.add_parser("search", help="an adversarial search for the parameters that make a metric worst")
+    add_search_arguments(search)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0), or a bad command line: one line, 2 (see _Parser)
+        return exc.code if isinstance(exc.code, int) else 2
     return guarded(lambda: args.func(args), argv=argv)
 
 

@@ -126,9 +126,8 @@ class Disputes:
             return
         fee = self.port.quote_fee(user, delta)
         shortfall = fee - self.port.vault_balance(user)
-        if shortfall > 0:
-            checksum = self.registry.bindings(user)[0].checksum
-            self.port.register_and_prepay(user, 1, checksum, shortfall)
+        if shortfall > 0:  # the committee prepays; one that cannot pay that much logs it and the sync fails
+            self.oracle.prepay(user, 1, self.registry.bindings(user)[0].checksum, shortfall)
         self.oracle.reconcile(user, force=True)
 
     def _check(self, dispute: Dispute) -> None:

@@ -91,3 +91,18 @@ def digest_of_file(path: Path | str) -> str:
             digest.update(line.rstrip(b"\n"))
             digest.update(b"\n")
     return digest.hexdigest()
+
+
+def first_difference(recorded: Path | str, replayed: Path | str) -> tuple[int, str | None, str | None] | None:
+    """The first line (1-based) where two event logs differ, with both lines (``None`` past a log's
+    end); ``None`` when they are the same line for line. Streams both files."""
+    with open(recorded, "rb") as left, open(replayed, "rb") as right:
+        number = 0
+        while True:
+            a, b = left.readline(), right.readline()
+            number += 1
+            if a.rstrip(b"\n") != b.rstrip(b"\n") or bool(a) != bool(b):
+                decode = lambda line: line.rstrip(b"\n").decode("utf-8", "replace") if line else None  # noqa: E731
+                return number, decode(a), decode(b)
+            if not a:
+                return None

@@ -8,6 +8,8 @@ status      meaning
 2           bad input: one line on stderr naming the input, what was wrong and what was expected
 3           the harness itself failed: one line on stderr naming a crash-report file that
             holds the traceback, the command line and the versions
+4           not verified: ``verify-proof`` without a trusted root (``--root``/``--run``) found the
+            document self-consistent, which proves nothing (anyone can forge a consistent one)
 130         interrupted (Ctrl-C or SIGTERM); whatever was written is kept, marked incomplete
 ==========  ===========================================================================
 
@@ -21,13 +23,16 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import signal
 import sys
 import tempfile
+import threading
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
-OK, VIOLATION, BAD_INPUT, HARNESS_FAILURE, INTERRUPTED = 0, 1, 2, 3, 130
+OK, VIOLATION, BAD_INPUT, HARNESS_FAILURE, UNVERIFIED, INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 #: Where crash reports go: ``$RBTC_CRASH_DIR`` if set, else ``reports/crashes`` beside the project,
 #: else the system's temporary directory.
@@ -36,6 +41,24 @@ CRASH_DIR_ENV = "RBTC_CRASH_DIR"
 
 class BadInput(Exception):
     """Input a command cannot use; the message is the one line to print."""
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """A ``kill`` (SIGTERM) stops a command like Ctrl-C does, so what it wrote is kept and marked
+    incomplete. Only in the main thread (signal handlers can only be set there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def bad_input_errors() -> tuple[type[BaseException], ...]:

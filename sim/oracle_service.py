@@ -30,7 +30,7 @@ from typing import Callable
 
 import numpy as np
 
-from contracts_model.errors import ContractRevert
+from contracts_model.errors import ContractRevert, InsufficientFunds
 from sim.bitcoin.chain import BitcoinChain
 from sim.protocol.port import RoleNotHeld
 from sim.config import OracleConfig
@@ -147,11 +147,21 @@ class OracleService:
         for hook in self.on_bind:
             hook(binding)
         if prepay_wei:
-            self.port.register_and_prepay(user, method, binding.checksum, prepay_wei)
+            self.prepay(user, method, binding.checksum, prepay_wei)
         # Coins already confirmed at the address count from the next round on.
         self._dirty_since.setdefault(user, self.now)
         self.deferred.add(user)
         return binding
+
+    def prepay(self, user: str, method: int, checksum: bytes, wei: int) -> bool:
+        """``registerAndPrepay`` ``wei`` for ``user`` from the committee's account. False, with the failure
+        logged like any refused call, when the contract refuses or the committee cannot pay that much."""
+        try:
+            self.port.register_and_prepay(user, method, checksum, wei)
+        except (ContractRevert, InsufficientFunds, RoleNotHeld) as exc:
+            self._refused(user, exc)
+            return False
+        return True
 
     # ------------------------------------------------------------------ rounds
 

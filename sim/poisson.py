@@ -15,9 +15,9 @@ def next_arrival(env, rng: np.random.Generator, rate_per_s: float):
     and returns False, so the caller recomputes its rate and waits again; waiting is memoryless, so
     cutting it short does not change the stream. Gaps are whole seconds.
     """
-    gap = int(round(rng.exponential(1.0 / rate_per_s)))
-    if gap > RATE_RECHECK_S:
+    gap = rng.exponential(1.0 / rate_per_s)
+    if gap > RATE_RECHECK_S + 0.5:  # round(gap) > RATE_RECHECK_S, also when a tiny rate makes gap infinite
         yield env.timeout(RATE_RECHECK_S)
         return False
-    yield env.timeout(gap)
+    yield env.timeout(int(round(gap)))
     return True

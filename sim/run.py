@@ -2,8 +2,12 @@
 
 The folder is written as the run goes: ``summary.json`` first (``complete: false``), then the event
 log and the metrics line by line, and at the end the final summary and the report. Whatever stops
-the run (an invariant is not a reason to stop; Ctrl-C or a crash is) leaves the summary marked
-incomplete, with the reason, and every whole line written so far.
+the run (an invariant is not a reason to stop; Ctrl-C, SIGTERM or a crash is) leaves the summary
+marked incomplete, with the reason, and every whole line written so far.
+
+A run never lands on top of another one: a folder that already holds a run is refused unless the
+caller asks to ``overwrite`` it (``rbtc-sim run --overwrite``), which removes the old run's files
+first; a folder holding anything else is always refused, and so is a path that is a file.
 """
 
 from __future__ import annotations
@@ -19,16 +23,49 @@ from typing import Callable
 
 import attrs
 
+from contracts_model.validation import InvalidValue, show
 from sim.config import WorldConfig
 from sim.eventlog import EventLog
+from sim.exits import BadInput
 from sim.metrics import COLUMNS
 from sim.scenario import Scenario, dump
 from sim.world import World
 
 REPORTS_DIR = Path(__file__).resolve().parents[1] / "reports"
-#: Files a run writes; an existing run folder is cleared of these before a new run.
+#: Files a run writes (and its folder ``plots/``); ``overwrite`` removes exactly these.
 RUN_FILES = ("summary.json", "events.jsonl", "metrics.csv", "scenario.toml", "report.md", "report.html",
              "proof_of_reserves.json", "index.sqlite", "index.sqlite-wal", "index.sqlite-shm")
+RUN_DIRS = ("plots",)
+
+
+def prepare_run_dir(run_dir: Path, *, overwrite: bool = False) -> None:
+    """Make ``run_dir`` ready for a new run, or raise BadInput (see the module docstring)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise BadInput(f"{run_dir}: exists and is not a folder; expected a folder for the run (--out)")
+    names: list[str] = []
+    if run_dir.is_dir():
+        try:
+            names = sorted(p.name for p in run_dir.iterdir())
+        except OSError as exc:
+            raise BadInput(f"{run_dir}: cannot read the folder ({exc.strerror or exc})") from None
+        ours = set(RUN_FILES) | set(RUN_DIRS)
+        foreign = [n for n in names if n not in ours and not n.endswith(".tmp")]
+        if foreign:
+            raise BadInput(f"{run_dir}: holds files that are not a run's ({foreign[0]}); "
+                           "expected an empty or new folder (--out)")
+        if names and not overwrite:
+            raise BadInput(f"{run_dir}: holds a run already; pass --overwrite to replace it, "
+                           "or --out to choose another folder")
+    try:
+        for name in names:
+            path = run_dir / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"{run_dir}: cannot prepare the run folder ({exc.strerror or exc})") from None
 
 
 def default_out_dir(scenario: Scenario) -> Path:
@@ -177,17 +214,15 @@ def summarize(scenario: Scenario, world: World | None, log: EventLog, *, complet
 def execute(scenario: Scenario, out_dir: Path | None = None, *,
             on_progress: Callable[[int, int, int], None] | None = None,
             on_world: Callable[[World], None] | None = None,
-            report: bool = True) -> tuple[dict, Path]:
+            report: bool = True, overwrite: bool = False) -> tuple[dict, Path]:
     """Run ``scenario`` into ``out_dir``; return the summary and the folder.
 
     ``on_progress(simulated_s, duration_s, events)`` is called every simulated hour; ``on_world``
-    gets the world once it is built (to attach a live indexer or an API server).
+    gets the world once it is built (to attach a live indexer or an API server). A folder that
+    already holds a run is refused unless ``overwrite`` (see :func:`prepare_run_dir`).
     """
     run_dir = Path(out_dir) if out_dir is not None else default_out_dir(scenario)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for name in RUN_FILES:
-        (run_dir / name).unlink(missing_ok=True)
-    shutil.rmtree(run_dir / "plots", ignore_errors=True)
+    prepare_run_dir(run_dir, overwrite=overwrite)
     (run_dir / "scenario.toml").write_text(dump(scenario), encoding="utf-8")
     started = time.perf_counter()
     config = scenario.config
@@ -241,10 +276,21 @@ def _report(run_dir: Path, summary: dict) -> None:
 def with_overrides(scenario: Scenario, *, seed: int | None = None, backend: str | None = None,
                    contracts_dir: str | None = None, deployment_file: str | None = None,
                    deviations_file: str | None = None, engine: str | None = None, log: str | None = None) -> Scenario:
+    """The scenario with command-line overrides; a value the config refuses is bad input naming the flag
+    (or, when the flags make a value the scenario set unusable, naming the flags and that value)."""
     given = {"seed": seed, "backend": backend, "contracts_dir": contracts_dir, "deployment_file": deployment_file,
              "deviations_file": deviations_file, "engine": engine, "log": log}
     changes = {name: value for name, value in given.items() if value is not None}
+    flags = {name: "--" + {"contracts_dir": "contracts", "deployment_file": "deployment",
+                           "deviations_file": "deviations"}.get(name, name) for name in changes}
     if engine == "fast" and backend is None:
         changes["backend"] = "model"  # the fast engine runs the models' semantics
-    config: WorldConfig = attrs.evolve(scenario.config, **changes)
+    try:
+        config: WorldConfig = attrs.evolve(scenario.config, **changes)
+    except InvalidValue as exc:
+        if exc.field in flags:
+            raise BadInput(f"{flags[exc.field]} {show(changes[exc.field])}: expected {exc.expected}") from None
+        shown = " ".join(f"{flag} {changes[name]}" for name, flag in flags.items())
+        raise BadInput(f"{shown}: the scenario's {exc.field} must be {exc.expected}, "
+                       f"got {show(exc.value)}") from None
     return attrs.evolve(scenario, config=config)

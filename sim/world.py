@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import simpy
 
-from contracts_model.deployment import Deployment
+from contracts_model.deployment import Deployment, yield_configuration
 from contracts_model.errors import ContractRevert
 from sim.adversary import Probes
 from sim.agents import Population
@@ -111,8 +111,12 @@ class World:
         self.reserves = ReservesPublisher(self.env, self.chain, self.port, self.registry, self.log, config.reserves,
                                           self.oracle.min_conf, GENESIS_TIMESTAMP, self.violate)
         self.metrics = Metrics(self)
-        self.log.append(0, "world_start", seed=config.seed, users=config.users, duration_s=config.duration_s,
-                        contracts=self.backend.addresses)
+        start = {"seed": config.seed, "users": config.users, "duration_s": config.duration_s,
+                 "contracts": self.backend.addresses}
+        configured = yield_configuration(config.params)
+        if configured is not None:  # the deployment's configureYield call, which the log does not otherwise hold
+            start["yield_parameters"] = list(configured)
+        self.log.append(0, "world_start", **start)
         env = self.env
         env.process(self._mine())
         env.process(self.oracle.run())

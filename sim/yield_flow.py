@@ -15,6 +15,7 @@ import numpy as np
 
 from contracts_model.errors import ContractRevert
 from sim.config import DAY, YieldConfig
+from sim.draws import uniform_int
 from sim.protocol.port import RoleNotHeld
 from sim.eventlog import EventLog
 from sim.oracle_service import OracleService
@@ -108,8 +109,7 @@ class YieldFlow:
                     self._pool("joinAsTrader", trader, self._usdt())
 
     def _usdt(self) -> int:
-        low, high = self.config.trader_usdt
-        return int(self.rng.integers(low, high + 1))
+        return uniform_int(self.rng, *self.config.trader_usdt)
 
     def claim(self, user: str) -> None:
         try:

@@ -9,9 +9,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from contracts_model.params import PRESETS
-from sim.protocol.evm_backend import EvmBackend
 from sim.protocol.lockstep import LockstepBackend
-from sim.protocol.model_backend import ModelBackend
+from sim.testing import Build, deployed
 
 # `make fuzz` sets RBTC_FUZZ=1 for long runs; CI uses the default profile.
 settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -27,20 +26,6 @@ FUZZ_FACTOR = 40 if os.environ.get("RBTC_FUZZ") else 1
 def examples(n: int) -> int:
     """``n`` Hypothesis examples in CI, ``FUZZ_FACTOR`` times more under ``make fuzz``."""
     return n * FUZZ_FACTOR
-
-
-_DEPLOYED: dict[tuple[str, str], tuple] = {}
-
-
-def deployed_lockstep(preset: str, evm: str = "pyevm") -> LockstepBackend:
-    """A lockstep backend (the models vs the EVM engine ``evm``: ``pyevm`` or ``revm``) for ``preset``,
-    rewound to just after deployment."""
-    if (preset, evm) not in _DEPLOYED:
-        backend = LockstepBackend(ModelBackend(PRESETS[preset]), EvmBackend(PRESETS[preset], engine=evm))
-        _DEPLOYED[preset, evm] = (backend, backend.snapshot())
-    backend, token = _DEPLOYED[preset, evm]
-    backend.revert(token)
-    return backend
 
 
 @pytest.fixture(scope="session")
@@ -61,29 +46,22 @@ def builtin_run(tmp_path_factory):
 
 @pytest.fixture
 def testnet_lockstep() -> LockstepBackend:
-    return deployed_lockstep("testnet")
+    """The models (left) and the project's build on py-evm (right) with the testnet preset, rewound."""
+    return deployed(Build(), PRESETS["testnet"])
 
 
-@pytest.fixture
-def fixed_fee_lockstep() -> LockstepBackend:
-    return deployed_lockstep("fixed_fee")
+
+def mutant_build(folder: Path, mutant_id: str) -> Path:
+    """The catalogue's mutant ``mutant_id`` (tools/mutants.toml), compiled with the pinned solc; its build folder."""
+    from tools.mutants import load_catalogue, prepare
+
+    mutant = next(m for m in load_catalogue() if m.id == mutant_id)
+    prepared = prepare(mutant, folder / mutant_id)
+    assert prepared["status"] is None, prepared
+    return folder / mutant_id / "build"
 
 
-def compiled_variant(folder: Path, source: str, find: str, replace: str) -> Path:
-    """The project's build with one edit to one source, compiled with the pinned solc (only the
-    contracts that file feeds are recompiled). Returns the artifact folder."""
-    import shutil
-    import subprocess
-
-    root = Path(__file__).resolve().parents[1]
-    src, out = folder / "src", folder / "build"
-    shutil.copytree(root / "contracts_model" / "solidity", src)
-    shutil.copytree(root / "contracts_model" / "artifacts", out)
-    target = src / source
-    text = target.read_text()
-    assert text.count(find) == 1, f"{find!r} is not in {source} exactly once"
-    target.write_text(text.replace(find, replace))
-    done = subprocess.run(["node", "tools/compile.js", "--src", str(src), "--out", str(out), "--changed"], cwd=root,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return out
+@pytest.fixture(scope="session")
+def overwriting_vault(tmp_path_factory) -> Path:
+    """A build whose FeeVault overwrites a user's prepaid balance on deposit (a fee-conservation defect)."""
+    return mutant_build(tmp_path_factory.mktemp("mutants"), "vault-deposit-overwrites")

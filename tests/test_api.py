@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import socket
 from datetime import datetime
 
 import httpx
@@ -9,13 +11,15 @@ import pytest
 
 from sim.api import create_app, prepare_target, start_background
 from sim.api.app import MAX_LIMIT
+from sim.exits import BadInput
 from sim.indexer import LiveIndexer, index_run
-from sim.indexer.crosscheck import crosscheck
+from sim.datacheck.crosscheck import crosscheck
 from sim.indexer.db import sqlite_url
-from sim.indexer.sample import sample_config, sample_world
+from sim.datacheck.sample import sample_config, sample_world
 
 ENDPOINTS = ("balances", "sync-status", "transactions", "bitcoin-addresses", "emergency-burns", "yield-status",
              "disputes", "proof-of-reserves")
+DASHBOARD_ENDPOINTS = ("lookup", "reserves-proof", "system", "violations", "health", "stream")
 ADDRESS_REQUIRED = ("balances", "sync-status", "transactions", "bitcoin-addresses")
 NOBODY = "0x" + "12" * 20
 
@@ -146,8 +150,20 @@ def test_yield_status(served):
     assert pool["participants"] == world.port.call("YieldScalesPool", "totalParticipants")
     data = _ok(client, "yield-status", address=holder)
     assert data["is_participant"] and data["participant"]["type"] == "bitcoin_holder"
-    assert data["loyalty_tier"]["name"] == "bronze" and data["loyalty_tier"]["multiplier_percent"] == 110
     assert data["eligibility"]["eligible"] is True
+    # the tier is the contract's checkpointed one, not one recomputed from age (the sample world's
+    # tiers come after 12 h and 36 h, so all three occur, and some participants are due a promotion)
+    multipliers = {"bronze": 110, "silver": 125, "gold": 150}
+    names, due = set(), 0
+    for user in sorted(world.yields.participants):
+        tier = _ok(client, "yield-status", address=user)["loyalty_tier"]
+        on_chain = world.port.call("YieldScalesPool", "getParticipant", (user,))[7]
+        assert tier["name"] == ("bronze", "silver", "gold")[on_chain], user
+        assert tier["multiplier_percent"] == multipliers[tier["name"]]
+        names.add(tier["name"])
+        due += tier["tier_at_next_checkpoint"] != tier["name"]
+    assert names == {"bronze", "silver", "gold"} and due > 0
+    assert sum(pool["tiers"].values()) == pool["participants"]
     nobody = _ok(client, "yield-status", address=NOBODY)
     assert (nobody["is_participant"], nobody["eligibility"]["eligible"]) == (False, False)
 
@@ -228,7 +244,7 @@ def test_openapi_docs_and_unknown_paths(served):
     _, _, client, _ = served
     document = client.get("/openapi.json").json()
     assert document["openapi"].startswith("3.")
-    assert set(document["paths"]) == {f"/api/realtime/{e}" for e in ENDPOINTS}
+    assert set(document["paths"]) == {f"/api/realtime/{e}" for e in ENDPOINTS + DASHBOARD_ENDPOINTS} | {"/metrics"}
     params = {p["name"]: p for p in document["paths"]["/api/realtime/transactions"]["get"]["parameters"]}
     assert params["address"]["required"] is True and params["limit"]["schema"]["minimum"] == 1
     docs = client.get("/docs")
@@ -254,7 +270,7 @@ def test_prepare_target_indexes_a_run_folder(tmp_path):
     url = prepare_target(tmp_path)
     assert url == sqlite_url(tmp_path / "index.sqlite") and (tmp_path / "index.sqlite").exists()
     assert prepare_target("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(BadInput, match="no such file or folder"):
         prepare_target(tmp_path / "nope")
     assert create_app(url).state.db_url == url
 
@@ -305,7 +321,7 @@ def test_serve_world_follows_a_log_that_keeps_no_records(tmp_path):
         user = world.registry.users()[0]
         balance = httpx.get(f"{handle.url}/api/realtime/balances", params={"address": user}).json()["data"]
         assert balance["rbtc_balance"] == world.port.rbtc_balance(user)
-        from sim.indexer.crosscheck import crosscheck as check
+        from sim.datacheck.crosscheck import crosscheck as check
         assert check(world, sqlite_url(run_dir / "index.sqlite"), api_url=handle.url,
                      events_path=run_dir / "events.jsonl") == []
         assert any("kept no records" in p for p in check(world, sqlite_url(run_dir / "index.sqlite")))
@@ -314,3 +330,127 @@ def test_serve_world_follows_a_log_that_keeps_no_records(tmp_path):
     reference = sqlite_url(tmp_path / "reference.sqlite")
     index_run(run_dir, reference)
     assert table_digests(sqlite_url(run_dir / "index.sqlite")) == table_digests(reference)
+
+
+def _serve_refusal(capsys, *argv) -> str:
+    from sim.cli import main
+
+    status = main(["serve", *argv])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rbtc-sim: error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_serve_refuses_bad_targets_at_start_up(tmp_path, capsys):
+    """``rbtc-sim serve`` checks what it would serve before serving it: exit 2 and one line each."""
+    plain = tmp_path / "notes.txt"
+    plain.write_text("not a database\n")
+    garbage_log = tmp_path / "garbage"
+    garbage_log.mkdir()
+    (garbage_log / "events.jsonl").write_text("this is not JSON\n")
+    empty = tmp_path / "empty.sqlite"
+    import sqlite3
+
+    sqlite3.connect(empty).close()
+    with socket.socket() as probe:  # a port nothing listens on: the database there is unreachable
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    cases = {
+        str(tmp_path / "missing"): "no such file or folder",
+        str(plain): "a plain file",
+        str(tmp_path): "not a run folder",
+        str(garbage_log): "not an event log",
+        str(empty): "holds no index",
+        "bogus://somewhere/db": "not a database URL",
+        f"postgresql://nobody@127.0.0.1:{closed}/nothing": "cannot reach the database",
+    }
+    for target, words in cases.items():
+        assert words in _serve_refusal(capsys, target, "--port", "0")
+
+
+def test_serve_refuses_bad_hosts_and_ports_at_start_up(served, capsys):
+    world, server, client, db_url = served
+    target = db_url.removeprefix("sqlite:///")
+    assert "out of range" in _serve_refusal(capsys, target, "--port", "70000")
+    assert "out of range" in _serve_refusal(capsys, target, "--port", "-1")
+    assert "in use" in _serve_refusal(capsys, target, "--host", server.host, "--port", str(server.port))
+    assert "cannot listen there" in _serve_refusal(capsys, target, "--host", "8.8.8.8", "--port", "0")
+    assert "not an address" in _serve_refusal(capsys, target, "--host", "bad host!", "--port", "0")
+
+
+def test_serve_rebuilds_an_index_of_another_version(tmp_path):
+    """A run folder's index is derived from its log: one written by another schema version is rebuilt."""
+    import json as json_module
+    import sqlite3
+
+    sample_world(tmp_path, days=0.5)
+    index_run(tmp_path)
+    with sqlite3.connect(tmp_path / "index.sqlite") as conn:
+        conn.execute("UPDATE indexer_meta SET value = '1' WHERE key = 'schema_version'")
+    url = prepare_target(tmp_path)
+    with sqlite3.connect(tmp_path / "index.sqlite") as conn:
+        version = conn.execute("SELECT value FROM indexer_meta WHERE key = 'schema_version'").fetchone()[0]
+    from sim.indexer.schema import SCHEMA_VERSION
+
+    assert json_module.loads(version) == SCHEMA_VERSION and url == sqlite_url(tmp_path / "index.sqlite")
+
+
+def test_an_unreachable_database_answers_503_not_500(tmp_path):
+    """A database that goes away under a running server: every endpoint answers 503, never 500."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    with start_background(f"postgresql+psycopg://nobody@127.0.0.1:{closed}/nothing?connect_timeout=2") as server:
+        for path in ("/api/realtime/balances?address=" + NOBODY, "/api/realtime/system", "/api/realtime/health",
+                     "/metrics", "/api/realtime/stream", "/"):
+            response = httpx.get(server.url + path, timeout=10)
+            assert response.status_code == 503, (path, response.text[:200])
+
+
+def test_metrics_in_prometheus_text_format(served):
+    _, server, client, _ = served
+    client.get("/api/realtime/balances", params={"address": NOBODY})
+    client.get("/api/realtime/balances", params={"address": "nope"})
+    text = client.get("/metrics").text
+    lines = text.splitlines()
+    assert any(re.fullmatch(r'rbtc_api_requests_total\{endpoint="/api/realtime/balances",status="400"\} \d+', line)
+               for line in lines)
+    assert 'rbtc_api_request_duration_seconds_bucket{endpoint="/api/realtime/balances",le="+Inf"}' in text
+    por = _ok(client, "proof-of-reserves")
+    assert f"rbtc_indexer_last_seq {por['last_indexed_seq']}" in lines
+    assert f"rbtc_backing_ratio {por['totals']['backing_ratio']}" in lines
+    for line in lines:  # every sample line is `name{labels} value`
+        if not line.startswith("#"):
+            assert re.fullmatch(r'[a-z_]+(\{[^}]*\})? -?[0-9.e+-]+', line), line
+
+
+def test_health_and_system_agree_with_the_chain(served):
+    world, _, client, _ = served
+    health = _ok(client, "health")
+    assert set(health["components"]) == {"oracle", "contracts", "database", "emergency_burns", "api", "disputes",
+                                         "proof_of_reserves"}
+    assert health["components"]["contracts"]["deployed"] == 6 and health["components"]["contracts"]["status"] == "ok"
+    assert health["components"]["oracle"]["status"] == "ok"  # the sample world ends well after its outage
+    assert health["components"]["emergency_burns"]["users_flagged"] == sum(
+        1 for u in world.registry.users() if world.port.emergency_burned(u))
+    system = _ok(client, "system")
+    assert system["series"]["rbtc_supply_sats"][-1] == world.port.total_supply()
+    assert system["totals"]["vault_total_wei"] == str(sum(world.port.vault_balance(u) for u in world.registry.users()
+                                                          + list(world.yields.traders)))
+    kinds = {i["kind"] for i in system["incidents"]}
+    assert {"reorg", "oracle_outage"} <= kinds
+    assert system["yield"]["tiers"] == _ok(client, "yield-status")["pool"]["tiers"]
+    assert len(system["series"]["t"]) <= 360 and system["series"]["t"] == sorted(system["series"]["t"])
+
+
+def test_lookup_by_bitcoin_address_and_the_reserves_proof(served):
+    world, _, client, _ = served
+    user = world.registry.users()[5]
+    for query in (world.registry.addresses_of(user)[0], world.registry.addresses_of(user)[0].upper(), user.upper()):
+        assert _ok(client, "lookup", q=query)["user"] == user
+    status, body = _get(client, "lookup", q="bc1" + "q" * 39)  # well formed, bound to nobody
+    assert status == 200 and body["data"]["user"] is None
+    status, body = _get(client, "reserves-proof", address=user)
+    assert status == 404 and "snapshots" in body["error"]  # this server was given only the database

@@ -83,7 +83,7 @@ def test_a_toml_deployment_file(tmp_path):
     with pytest.raises(DeploymentError, match=r"unknown table \[wiring\]"):
         load_deployment(path)
     path.write_bytes(b"\xff\xfe[\x00r\x00")
-    with pytest.raises(DeploymentError, match="not UTF-8"):
+    with pytest.raises(DeploymentError, match="UTF-16 text; expected TOML in UTF-8"):
         load_deployment(path)
 
 

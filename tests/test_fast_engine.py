@@ -248,3 +248,67 @@ def test_the_fast_engine_refuses_other_backends_with_one_line(tmp_path, capsys):
     assert main(["run", str(scenario), "--out", str(tmp_path / "run")]) == 2
     error = capsys.readouterr().err.strip()
     assert "fast engine" in error and "\n" not in error
+
+
+# ---------------------------------------------------------------------------------------- what main added to worlds
+
+
+def _errors(records) -> list[tuple[str, str]]:
+    return [(r["action"], r["error"]) for r in records if r["kind"] == "agent_error"]
+
+
+def test_wallets_run_dry_and_the_21m_btc_supply_runs_out_on_both_engines_alike():
+    """Prepayments beyond a user's 100 ETH wallet fail as InsufficientFunds (no transaction), and the
+    outside world deposits at most 21 M BTC in all (SupplyExhausted), on the reference engine and the
+    fast one; neither is a violation. Wei and USDT ranges beyond int64 are drawn exactly."""
+    from contracts_model.validation import MAX_SATS
+
+    config = WorldConfig(
+        seed=3, users=4, duration_s=DAY,
+        agents=AgentConfig(prepay_wei=(6 * 10**19, 6 * 10**19 + 2**70), topup_share=1.0,
+                           topup_below_wei=10**30, initial_btc_sats=(MAX_SATS // 2, MAX_SATS // 2), withdraw_per_day=0.0),
+    )
+    reference = World(config)
+    reference.run()
+    reference.finish()
+    fast = FastWorld(attrs.evolve(config, engine="fast"), log=FastLog(keep=True), workers=1)
+    fast.run()
+    fast.finish()
+    for world in (reference, fast):
+        errors = _errors(world.log.records)
+        assert errors.count(("deposit", "SupplyExhausted")) >= 2, errors  # two users fill 21 M BTC
+        assert ("topup", "InsufficientFunds") in errors, errors  # the second 6e19 wei does not fit in 1e20
+        assert world.violations.count == 0
+    deposits = [r for r in fast.log.records if r["kind"] == "evm_tx" and r["fn"] in ("depositETH", "registerAndPrepay")
+                and r["status"] == "ok"]
+    assert deposits and all(r["value"] >= 6 * 10**19 for r in deposits)
+    assert reference.chain.external_funded == fast.feeder.exo.funded == MAX_SATS
+    from sim.agents import USER_ETH_WEI
+    from sim.protocol.deployment import OPERATOR_FUNDING_WEI
+
+    core = fast.core
+    paid = {name: 0 for name in core.names}
+    for r in deposits:
+        if r["from"] in paid:
+            paid[r["from"]] += r["value"]
+    assert all(USER_ETH_WEI - paid[name] == core.wallet[i] >= 0 for i, name in enumerate(core.names))
+    assert OPERATOR_FUNDING_WEI - core.committee_wallet == sum(r["value"] for r in deposits if r["from"] == core.committee)
+
+
+def test_the_fast_engine_refuses_what_it_does_not_model_with_one_line(tmp_path, capsys):
+    """Probes, other backends, foreign wiring: refused by the config itself (exit 2 naming the key), never
+    run without them."""
+    from contracts_model.validation import InvalidValue
+    from sim.cli import main
+    from sim.config import AdversaryConfig
+
+    with pytest.raises(InvalidValue) as refused:
+        WorldConfig(engine="fast", adversary=AdversaryConfig(probes_per_day=1.0))
+    assert refused.value.field == "adversary.probes_per_day"
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('[world]\nusers = 5\nduration = "1h"\n[adversary]\nprobes_per_day = 2.0\n')
+    for args, names in ((["--engine", "fast"], "probes_per_day"), (["--engine", "fast", "--backend", "evm"], "--backend")):
+        assert main(["run", str(scenario), *args, "--out", str(tmp_path / "run")]) == 2
+        error = capsys.readouterr().err.strip()
+        assert names in error and "fast" in error and "\n" not in error
+    assert not (tmp_path / "run").exists()

@@ -23,7 +23,7 @@ import pytest
 from sim.cli import main
 from sim.testing import REQUIRED_PATHS, SUITES, Build, machine_for, machines, replay_counterexample, run_machine
 from sim.testing.counterexample import load, pytest_file
-from tests.conftest import FUZZ_FACTOR, compiled_variant, examples
+from tests.conftest import FUZZ_FACTOR, examples
 
 ROOT = Path(__file__).resolve().parents[1]
 #: `make fuzz` explores a new seed each time (RBTC_SEED pins one); CI always the same.
@@ -42,15 +42,8 @@ def test_the_suites_hold_on_the_project_build_and_reach_every_required_path():
     assert missing == [], f"paths never reached at the CI budget (seed {SEED}): {missing}"
 
 
-@pytest.fixture(scope="module")
-def double_credit(tmp_path_factory) -> Path:
-    """A build whose FeeVault credits every deposit twice."""
-    return compiled_variant(tmp_path_factory.mktemp("double-credit"), "FeeVault.sol",
-                            "_balanceOf[user] += msg.value;", "_balanceOf[user] += msg.value * 2;")
-
-
-def test_a_planted_defect_is_found_named_shrunk_saved_and_replayed(double_credit, tmp_path):
-    mutant = Build.at(double_credit, evm="revm")
+def test_a_planted_defect_is_found_named_shrunk_saved_and_replayed(overwriting_vault, tmp_path):
+    mutant = Build.at(overwriting_vault, evm="revm")
     machine = machine_for(mutant, SUITES["fixed_fee"], name="Mutant")
     counterexample = run_machine(machine, examples=50, steps=30, seed_value=1, name="fixed_fee")
     assert counterexample is not None and counterexample.invariant == "fees"
@@ -64,7 +57,7 @@ def test_a_planted_defect_is_found_named_shrunk_saved_and_replayed(double_credit
     assert replay_counterexample(data)["invariant"] == "fees"
     assert replay_counterexample(data, Build()) is None
     # and through the command line: exit 1 while it still fails, 0 once the build is right
-    assert main(["check", str(double_credit), "--replay", str(saved)]) == 1
+    assert main(["check", str(overwriting_vault), "--replay", str(saved)]) == 1
     assert main(["check", str(ROOT / "contracts_model" / "artifacts"), "--replay", str(saved)]) == 0
     # the stand-alone pytest file fails on the mutant and passes on the project's build
     test_file = tmp_path / "test_counterexample.py"
@@ -84,7 +77,7 @@ def test_a_counterexample_file_that_is_not_one_is_bad_input(tmp_path, capsys):
     assert "not a counterexample file" in capsys.readouterr().err
 
 
-def test_the_pytest_plugin_runs_the_suites_and_a_users_property_against_a_build(double_credit, tmp_path):
+def test_the_pytest_plugin_runs_the_suites_and_a_users_property_against_a_build(overwriting_vault, tmp_path):
     """`pytest --rbtc-contracts DIR` in someone else's project: our suites and their own property."""
     (tmp_path / "test_mine.py").write_text('''
 from hypothesis import assume, given, settings
@@ -96,15 +89,17 @@ def test_syncing_the_same_balance_twice_changes_nothing(rbtc_new_chain, user, ba
     chain = rbtc_new_chain()
     assume(balance < 2**63 and chain.quote_fee(user, balance) <= chain.params.max_fee_per_sync_wei)
     chain.deposit(chain.accounts.committee, user, 10**17)
+    chain.deposit(chain.accounts.committee, user, 10**17)  # the lockstep models see a vault that overwrites
     chain.sync(user, balance)
     assert chain.sync(user, balance).events == ()
 ''')
     base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_mine.py"]
     own = subprocess.run(base, cwd=tmp_path, capture_output=True, text=True)
     assert own.returncode == 0 and "1 passed" in own.stdout, own.stdout[-2000:]
-    broken = subprocess.run(base + ["--rbtc-contracts", str(double_credit), "--rbtc-budget", "quick"],
+    broken = subprocess.run(base + ["--rbtc-contracts", str(overwriting_vault), "--rbtc-budget", "quick"],
                             cwd=tmp_path, capture_output=True, text=True)
     assert broken.returncode == 1
     summary = broken.stdout.splitlines()[-1]
     assert "4 failed" in summary, broken.stdout[-3000:]  # the user's property and the three suites
+    assert "test_syncing_the_same_balance_twice_changes_nothing" in broken.stdout
     assert "TestRbtcFixedFeeMachine" in broken.stdout and "[fees]" in broken.stdout

@@ -290,7 +290,7 @@ def test_custom_yield_parameters_are_configured_by_the_committee_at_deployment()
         YieldParams(silver_after=2, gold_after=1)
     with pytest.raises(ValueError):
         ProtocolParams(-1, 0, 0, 0, 0)
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="pct_bps: expected a whole number"):
         ProtocolParams(True, 0, 0, 0, 0)
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from sim.api import start_background
 from sim.indexer import index_run
-from sim.indexer.crosscheck import crosscheck
-from sim.indexer.sample import sample_world
+from sim.datacheck.crosscheck import crosscheck
+from sim.datacheck.sample import sample_world
 from sim.indexer.verify import compare_contents, rebuild_check, table_contents, table_digests
 from tests.pg import start_or_reason
 

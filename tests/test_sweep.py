@@ -88,8 +88,9 @@ BAD = [
     (TINY.replace("base_rate = [300, 500]", "base_rate = { min = 100, max = 900, steps = 3 }")
      + "[design]\nkind = 'latin'\ncount = 4\n", r"base_rate steps: steps only apply to grid designs"),
     (TINY + "[design]\nkind = 'random'\n", r"\[design\]: a random design needs count"),
-    (TINY + "[design]\nkind = 'sobol'\n", r"\[design\] kind: expected one of grid, random, latin, got 'sobol'"),
-    (TINY.replace("seeds = 2", "seeds = 0"), r"\[sweep\] seeds: expected at least 1 seed"),
+    (TINY + "[design]\nkind = 'sobul'\n",
+     r"\[design\] kind: expected one of grid, random, latin, sobol, morris, got 'sobul'"),
+    (TINY.replace("seeds = 2", "seeds = 0"), r"\[sweep\] seeds: expected a count of seeds in \[1, 100,000\], got 0"),
     (TINY.replace("seeds = 2", "seeds = [1, 1]"), r"\[sweep\] seeds: expected distinct seeds"),
     (TINY.replace("users = 15", "users = 15\nseed = 4"), r"world.seed: set by the sweep"),
     (TINY.replace("users = 15", "userz = 15"),
@@ -102,7 +103,21 @@ BAD = [
     (TINY.replace('scenario = "yield_season"', 'scenario = "no_such_world"'),
      r"\[sweep\] scenario: no_such_world: not a scenario file"),
     (TINY.replace("bronze_multiplier = [110, 150]", 'silver_after = ["400d"]'),
-     r"point base_rate-300_silver_after-400d: silver_after .* must not exceed gold_after"),
+     r"point base_rate-300_silver_after-400d: \[protocol.yield\] gold_after: expected at least silver_after"),
+    # every varied value, seed and design seed is checked like the field it sets, before any point is built
+    (TINY.replace("base_rate = [300, 500]", "base_rate = [300, 9_000_000_000_000_000_000]"),
+     r"\[vary\] base_rate values\[1\]: expected at most 10,000 basis points"),
+    (TINY.replace("base_rate = [300, 500]", "base_rate = [-5, 500]"),
+     r"\[vary\] base_rate values\[0\]: expected a whole number in \[0, 2\*\*256 - 1\], got -5"),
+    (TINY.replace("base_rate = [300, 500]", "gold_after = { min = 0, max = 1e400, steps = 3 }"),
+     r"\[vary\] gold_after max: expected a duration"),
+    (TINY.replace("base_rate = [300, 500]", "gold_after = { min = 0, max = 9_000_000_000_000_000_000, steps = 3 }"),
+     r"\[vary\] gold_after max: expected at most 315,360,000 seconds"),
+    (TINY.replace("seeds = 2", "seeds = [-1, 2]"), r"\[sweep\] seeds: expected a whole number in \[0, "),
+    (TINY.replace("seeds = 2", "seeds = 1_000_000_000_000"), r"\[sweep\] seeds: expected a count of seeds in \[1, "),
+    (TINY + "[design]\nkind = 'random'\ncount = 2\nseed = -1\n", r"\[design\] seed: expected a whole number in \[0, 2\*\*128\)"),
+    ("[sweep]\nname = 5\nscenario = \"baseline\"\n[vary]\nbase_rate = [1]\n[objective]\nmetric = \"claims\"\n", r"\[sweep\] name: expected a string, got 5"),
+    ("sweep = 5\n[vary]\n[objective]\n", r"expected a table \[sweep\], got 5"),
 ]
 
 
@@ -234,6 +249,21 @@ def test_an_interrupted_sweep_resumes_with_only_the_missing_runs(tiny, tmp_path)
     notes = io.StringIO()
     assert execute_sweep(load_sweep(str(path)), out, workers=2, stream=notes).executed == 0
     assert "1 of the runs reused" in notes.getvalue() and "other simulator code" in notes.getvalue()
+
+
+def test_damaged_run_files_are_run_again(tiny, tmp_path):
+    """Binary, list-shaped or metric-less run files (read bounded, never trusted) are run again, not a crash."""
+    path, one, _ = tiny
+    out = tmp_path / "damaged"
+    shutil.copytree(one, out)
+    runs = sorted((out / "runs").glob("*.json"))
+    runs[0].write_bytes(b"\xff\x00 not json")
+    runs[1].write_text("[1, 2]")
+    record = json.loads(runs[2].read_text())
+    runs[2].write_text(json.dumps(dict(record, metrics=5)))
+    again = execute_sweep(load_sweep(str(path)), out, workers=1, stream=io.StringIO())
+    assert again.executed == 3 and again.reused == len(runs) - 3 and again.complete
+    same_outputs(one, out)
 
 
 def test_a_changed_sweep_file_is_refused_extended_or_restarted(tiny, tmp_path, capsys):
@@ -374,6 +404,23 @@ def test_a_sweep_can_ask_for_the_reference_engine(tmp_path):
                     '[vary]\nbase_rate = [400]\n[objective]\nmetric = "holder_apy_mean"\n')
     with pytest.raises(ScenarioError, match="fast engine"):
         load_sweep(str(path))
+
+
+def test_unreadable_sweep_files_and_bad_worker_counts_exit_2_with_one_line(tmp_path, capsys):
+    from sim.cli import main
+
+    path = tmp_path / "s.toml"
+    for content, needle in [(TINY.encode("utf-16"), "UTF-16"), (bytes(range(256)), "not UTF-8"),
+                            (b"x = " + b"[" * 100_000 + b"]" * 100_000, "nested more than 32 levels")]:
+        path.write_bytes(content)
+        assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and len(err.splitlines()) == 1
+    for workers in ("0", "-3", "100000"):
+        assert main(["sweep", "yield_example", "--workers", workers, "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"--workers {workers}: expected a number of worker processes in [1, 256]" in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_backend_override_runs_the_same_sweep_on_revm(tmp_path):

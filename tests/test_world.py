@@ -210,7 +210,7 @@ def test_same_seed_same_digest_and_another_seed_another():
 
 
 def test_model_and_evm_backends_write_the_same_event_log():
-    config = attrs.evolve(SMALL, users=8, duration_s=8 * HOUR)
+    config = attrs.evolve(SMALL, users=8, duration_s=8 * HOUR, schedule=())  # SMALL's events come after 8 h
     assert run(config).log.digest == run(attrs.evolve(config, backend="evm")).log.digest
 
 
@@ -231,3 +231,17 @@ def _root() -> str:
     from pathlib import Path
 
     return str(Path(__file__).resolve().parents[1])
+
+
+def test_a_deep_reorg_during_an_outage_is_bounded_by_the_committees_return():
+    """Found by the random worlds (a reorg at 3,600 s while the committee was offline from 763 s to
+    5,009 s): nothing is repaired while the committee is away, so the window's clock starts at its return."""
+    agents = attrs.evolve(QUIET, receive_per_day=6.0, receive_sats=(100_000, 200_000))
+    config = WorldConfig(seed=2258912, users=4, duration_s=6 * HOUR, agents=agents,
+                         schedule=(ScheduledEvent("oracle_outage", 763, {"duration_s": 5009 - 763}),
+                                   ScheduledEvent("reorg", 3600, {"depth": 3, "double_spend": 1.0})))
+    world = run(config)
+    reorg_windows = [w for w in world.monitor.windows() if w.cause == "reorg"]
+    assert reorg_windows and all(w.start < 5009 for w in reorg_windows)
+    assert all(w.end is not None and w.end <= 5009 + 300 + 1 for w in reorg_windows)
+    assert world.violations.kept == [], [v.as_dict() for v in world.violations.kept]

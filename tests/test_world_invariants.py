@@ -180,3 +180,26 @@ def test_the_report_counts_every_violation_and_breaks_reverts_down(monkeypatch, 
     group = next(g for g in summary["violation_groups"] if g["message"].startswith("a deposit credited"))
     assert f"| fees | {group['count']:,} | a deposit credited" in md
     assert "## Reverted transactions" in md and "Soulbound()" in md
+
+
+def test_the_deployed_behaviour_emit_then_revert_erases_needs_topup(monkeypatch):
+    """The deployed aggregator emits NeedsTopUp and then reverts, which erases the event the indexer must
+    see: a refusal the rules make by returning is an observability violation when it reverts instead."""
+    from contracts_model.errors import RevertString
+
+    original = OracleAggregator.sync
+
+    def reverts_when_unpaid(self, msg, user, newBalanceSats, proof):
+        logs = len(self._logs)
+        result = original(self, msg, user, newBalanceSats, proof)
+        if any(e.name == "NeedsTopUp" for e in self._logs[logs:]):
+            raise RevertString("insufficient prepaid fees")
+        return result
+
+    monkeypatch.setattr(OracleAggregator, "sync", reverts_when_unpaid)
+    config = attrs.evolve(SMALL, agents=AgentConfig(withdraw_per_day=2.0, topup_share=0.0,
+                                                   prepay_wei=(10**12, 2 * 10**12)),
+                          oracle=attrs.evolve(SMALL.oracle, precheck_fees=False))
+    world = run(config)
+    erased = [v for v in found(world, "observability") if "erasing" in v.message]
+    assert erased and erased[0].function == "OracleAggregator.sync" and "insufficient prepaid fees" in erased[0].values["error"]

@@ -1,6 +1,7 @@
-"""The realtime API over the indexer's database (PROTOCOL.md, "The off-chain data layer").
+"""The realtime API over the indexer's database (PROTOCOL.md, "The off-chain data layer"), and the
+dashboard at ``/`` that reads it (live, over Server-Sent Events).
 
-* :func:`create_app` — the ASGI app for a database URL;
+* :func:`create_app` — the ASGI app for a database URL (endpoints, dashboard, stream, metrics);
 * :func:`serve` — serve a run folder or database URL in the foreground (``rbtc-sim serve``);
 * :func:`start_background` — serve a database from a background thread;
 * :func:`serve_world` — index a running world live and serve it (``rbtc-sim run --serve``).

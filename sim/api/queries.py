@@ -1,7 +1,7 @@
 """What the realtime endpoints answer, as plain functions of a database connection.
 
 The HTTP layer (:mod:`sim.api.app`) validates the request and wraps these results in the
-``{success, data, timestamp}`` envelope; the cross-checks (:mod:`sim.indexer.crosscheck`) call the
+``{success, data, timestamp}`` envelope; the cross-checks (:mod:`sim.datacheck.crosscheck`) call the
 same functions, so what they compare with the chain is exactly what the API serves.
 
 Conventions of every answer:
@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from typing import Any, Callable
 
-from sqlalchemy import Integer, bindparam, desc, func, or_, select, true
+from sqlalchemy import Integer, bindparam, desc, func, or_, select, text, true
 from sqlalchemy.engine import Connection
 
 from sim.indexer import schema as s
@@ -43,7 +44,7 @@ _OFFSET = bindparam("offset", type_=Integer)
 _t, _b, _e, _d, _p, _por, _u = (s.transactions, s.bitcoin_addresses, s.emergency_burns, s.balance_disputes,
                                  s.yield_scales_participants, s.proof_of_reserves, s.users)
 _Q_META_ALL = select(s.indexer_meta.c.key, s.indexer_meta.c.value)
-_Q_META: dict[tuple[str, ...], object] = {}  # one statement per set of keys (no "expanding IN" per call)
+_Q_RUN = select(s.indexer_meta.c.value).where(s.indexer_meta.c.key == "run")
 _Q_USER = select(_u).where(_u.c.eth_address == _ADDRESS)
 _NEWEST_TX = (desc(_t.c.seq), desc(_t.c.log_index))
 _Q_TX_COUNT = select(func.count()).select_from(_t).where(_t.c.user_address == _ADDRESS)
@@ -61,6 +62,35 @@ _Q_DISPUTES_PAGE = select(_d).order_by(*_NEWEST_DISPUTE).limit(_LIMIT).offset(_O
 _Q_DISPUTES_USER = select(_d).where(_d.c.user_address == _ADDRESS).order_by(*_NEWEST_DISPUTE)
 _Q_POR_LATEST = select(_por).order_by(desc(_por.c.seq)).limit(1)
 _Q_POR_COUNT = select(func.count()).select_from(_por)
+_ib = s.index_batches
+_Q_LAST_BATCH = select(_ib).order_by(desc(_ib.c.last_seq)).limit(1)
+# System-wide totals come from the views PROTOCOL.md lists (schema.VIEWS), never from the indexer's meta.
+# (SUMs are cast back to integers: PostgreSQL sums BIGINTs into NUMERIC.)
+_Q_USER_TOTALS = text(
+    "SELECT COUNT(*) AS users, "
+    "CAST(COALESCE(SUM(CASE WHEN registered_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS registered, "
+    "CAST(COALESCE(SUM(rbtc_balance_sats), 0) AS BIGINT) AS rbtc_supply_sats, "
+    "CAST(COALESCE(SUM(last_sats), 0) AS BIGINT) AS total_last_sats, "
+    "CAST(COALESCE(SUM(btc_confirmed_sats), 0) AS BIGINT) AS oracle_confirmed_sats, "
+    "CAST(COALESCE(SUM(CASE WHEN emergency_burned THEN 1 ELSE 0 END), 0) AS BIGINT) AS flagged, "
+    "CAST(COALESCE(SUM(CASE WHEN needs_topup THEN 1 ELSE 0 END), 0) AS BIGINT) AS needs_topup, "
+    "CAST(COALESCE(SUM(CASE WHEN in_sync = 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS out_of_sync "
+    "FROM user_current_state")
+_Q_BURN_TOTALS = text(
+    "SELECT COUNT(*) AS users_affected, CAST(COALESCE(SUM(burn_count), 0) AS BIGINT) AS total_burns, "
+    "CAST(COALESCE(SUM(total_burned_sats), 0) AS BIGINT) AS total_burned_sats FROM emergency_burn_summary")
+_Q_FLAGGED = text("SELECT COUNT(*) FROM user_current_state WHERE emergency_burned = :yes").bindparams(yes=True)
+_Q_ORACLE_STATS = text("SELECT op, operations, users, net_delta_sats, gross_delta_sats, first_at, last_at, "
+                       "avg_delay_s, max_delay_s FROM oracle_operations_stats")
+_Q_DISPUTE_COUNTS = select(_d.c.status, func.count()).group_by(_d.c.status)
+_tl = s.system_timeline
+_Q_RESERVES = select(_tl.c.reserves_sats, _tl.c.btc_height, _tl.c.timestamp) \
+    .where(_tl.c.reserves_sats.is_not(None)).order_by(desc(_tl.c.seq)).limit(1)
+_y = s.yield_operations_log
+_Q_POOL_EVENT = select(_y.c.args, _y.c.timestamp).where(_y.c.op == bindparam("op")).order_by(desc(_y.c.seq)).limit(1)
+_Q_POOL_COUNTS = select(_p.c.participant_type, _p.c.loyalty_tier, func.count()).where(_p.c.active == true()) \
+    .group_by(_p.c.participant_type, _p.c.loyalty_tier)
+_Q_POOL_CLAIMED = select(_p.c.yield_claimed).where(_p.c.claims > 0)
 
 
 def iso(ts: int | None) -> str | None:
@@ -73,15 +103,48 @@ def _wei(value: int | None) -> str | None:
     return None if value is None else str(value)
 
 
-def read_meta(conn: Connection, *keys: str) -> dict:
-    """The indexer's meta values (JSON-decoded): all of them, or only ``keys``."""
-    if not keys:
-        return {key: json.loads(value) for key, value in conn.execute(_Q_META_ALL)}
-    statement = _Q_META.get(keys)
-    if statement is None:
-        column = s.indexer_meta.c.key
-        statement = _Q_META[keys] = select(column, s.indexer_meta.c.value).where(or_(*(column == k for k in keys)))
-    return {key: json.loads(value) for key, value in conn.execute(statement)}
+def read_meta(conn: Connection) -> dict:
+    """The indexer's own bookkeeping (JSON-decoded): the run it indexed, its last record. No answer
+    reads its running totals: those come from the views."""
+    return {key: json.loads(value) for key, value in conn.execute(_Q_META_ALL)}
+
+
+#: ``figures(conn, name, compute)``: how an answer gets a system-wide figure (totals over every user,
+#: the pool). Without one it is computed; the API passes one that keeps each figure until the indexer
+#: commits its next batch, since they depend on nothing else (see sim.api.app.BatchCache).
+Figures = Callable[[Connection, str, Callable[[Connection], Any]], Any]
+
+
+def figure(conn: Connection, figures: Figures | None, name: str, compute: Callable[[Connection], Any]) -> Any:
+    return compute(conn) if figures is None else figures(conn, name, compute)
+
+
+def indexed(conn: Connection) -> dict:
+    """Where the index stands: its newest committed batch (``last_seq``, ``latest_at`` and the chain
+    heights then), or all None before the first commit."""
+    row = conn.execute(_Q_LAST_BATCH).mappings().first()
+    if row is None:
+        return {"last_seq": None, "latest_at": None, "btc_height": None, "evm_block": None}
+    return {"last_seq": row["last_seq"], "latest_at": row["latest_at"], "btc_height": row["btc_height"],
+            "evm_block": row["evm_block"]}
+
+
+def user_totals(conn: Connection) -> dict:
+    """Sums over ``user_current_state``: supply, Σ lastSats, the committee's Σ observation, flags."""
+    return dict(conn.execute(_Q_USER_TOTALS).mappings().one())
+
+
+def oracle_stats(conn: Connection) -> dict[str, dict]:
+    """``oracle_operations_stats`` by operation (numbers as int, the average delay as float)."""
+    def number(value, kind=int):
+        return None if value is None else kind(value)
+
+    return {row["op"]: {"operations": number(row["operations"]), "users": number(row["users"]),
+                        "net_delta_sats": number(row["net_delta_sats"]),
+                        "gross_delta_sats": number(row["gross_delta_sats"]), "first_at": number(row["first_at"]),
+                        "last_at": number(row["last_at"]), "avg_delay_s": number(row["avg_delay_s"], float),
+                        "max_delay_s": number(row["max_delay_s"])}
+            for row in conn.execute(_Q_ORACLE_STATS).mappings()}
 
 
 def _user(conn: Connection, address: str) -> dict | None:
@@ -91,6 +154,19 @@ def _user(conn: Connection, address: str) -> dict | None:
 
 def _registered(user: dict | None) -> bool:
     return user is not None and user["registered_at"] is not None
+
+
+_Q_OWNER = select(_b.c.eth_address).where(_b.c.bitcoin_address == _ADDRESS)
+
+
+def lookup(conn: Connection, query: tuple[str, str]) -> dict:
+    """``query`` is ``(kind, address)`` as the API parsed it: an EVM address, or a Bitcoin address
+    whose owner is looked up among the bindings."""
+    kind, address = query
+    if kind == "evm":
+        return {"query": address, "kind": kind, "user": address, "registered": _registered(_user(conn, address))}
+    owner = conn.execute(_Q_OWNER, {"address": address}).scalar_one_or_none()
+    return {"query": address, "kind": kind, "user": owner, "registered": owner is not None}
 
 
 # ---------------------------------------------------------------------- balances
@@ -127,7 +203,7 @@ def balances(conn: Connection, address: str) -> dict:
 
 def sync_status(conn: Connection, address: str, staleness_window_s: int = STALENESS_WINDOW_S) -> dict:
     user = _user(conn, address)
-    latest_at = read_meta(conn, "latest_at").get("latest_at")
+    latest_at = indexed(conn)["latest_at"]
     base = {"address": address, "staleness_window_s": staleness_window_s, "indexed_until": iso(latest_at)}
     if not _registered(user):
         return {**base, "status": "not_registered", "synced": False, "last_sync_time": None,
@@ -216,7 +292,7 @@ def bitcoin_addresses(conn: Connection, address: str) -> dict:
 # ---------------------------------------------------------------------- emergency burns
 
 
-def _burn_item(r) -> dict:
+def burn_item(r) -> dict:
     return {
         "hash": r["tx_hash"],
         "block": r["block_number"],
@@ -233,19 +309,19 @@ def _burn_item(r) -> dict:
     }
 
 
-def _burn_system(conn: Connection) -> dict:
-    totals = read_meta(conn, "totals").get("totals", {})
-    return {"total_burns": totals.get("emergency_burns", 0),
-            "total_burned_sats": totals.get("emergency_burned_sats", 0),
-            "users_affected": totals.get("emergency_burned_users", 0),
-            "users_flagged": totals.get("emergency_flagged_users", 0)}
+def burn_totals(conn: Connection) -> dict:
+    """From ``emergency_burn_summary`` (burns per user) and ``user_current_state`` (who is flagged)."""
+    row = conn.execute(_Q_BURN_TOTALS).mappings().one()
+    return {"total_burns": row["total_burns"], "total_burned_sats": row["total_burned_sats"],
+            "users_affected": row["users_affected"], "users_flagged": conn.execute(_Q_FLAGGED).scalar_one()}
 
 
-def emergency_burns(conn: Connection, address: str | None, limit: int, offset: int) -> dict:
-    system = _burn_system(conn)
+def emergency_burns(conn: Connection, address: str | None, limit: int, offset: int,
+                    figures: Figures | None = None) -> dict:
+    system = figure(conn, figures, "burn_totals", burn_totals)
     if address is None:
         rows = conn.execute(_Q_BURNS_PAGE, {"limit": limit, "offset": offset}).mappings().all()
-        items = [_burn_item(r) for r in rows]
+        items = [burn_item(r) for r in rows]
         return {"burns": items, "system": system,
                 "pagination": {"limit": limit, "offset": offset, "returned": len(items),
                                "total": system["total_burns"],
@@ -253,7 +329,7 @@ def emergency_burns(conn: Connection, address: str | None, limit: int, offset: i
     user = _user(conn, address)
     burn_count = user["emergency_burn_count"] if user else 0
     rows = conn.execute(_Q_BURNS_USER, {"address": address}).mappings().all() if burn_count else []
-    burns = [_burn_item(r) for r in rows]
+    burns = [burn_item(r) for r in rows]
     tx_rows = conn.execute(_Q_TX_EMERGENCY, {"address": address}).mappings().all() if burn_count else []
     user_summary = {
         "burn_count": len(burns),
@@ -272,36 +348,69 @@ def emergency_burns(conn: Connection, address: str | None, limit: int, offset: i
 # ---------------------------------------------------------------------- yield
 
 
-def _tier(joined_at: int, now: int | None, params: dict) -> dict:
-    age = 0 if now is None else max(0, now - joined_at)
-    silver, gold = params["silver_after_s"], params["gold_after_s"]
-    index = 2 if age >= gold else (1 if age >= silver else 0)
+def _tier_by_age(age: int, params: dict) -> int:
+    return 2 if age >= params["gold_after_s"] else (1 if age >= params["silver_after_s"] else 0)
+
+
+def _tier(row, now: int | None, params: dict) -> dict:
+    """The participant's tier as the pool holds it (checkpointed), and what the next checkpoint would set."""
+    index = row["loyalty_tier"]
     multipliers = (params["bronze_multiplier"], params["silver_multiplier"], params["gold_multiplier"])
-    next_at = (silver, gold, None)[index]
-    return {"name": TIERS[index], "multiplier_percent": multipliers[index], "age_s": age,
-            "next_tier": TIERS[index + 1] if index < 2 else None,
-            "seconds_to_next_tier": None if next_at is None else next_at - age}
+    age = 0 if now is None else max(0, now - row["joined_at"])
+    by_age = _tier_by_age(age, params)
+    thresholds = (params["silver_after_s"], params["gold_after_s"], None)
+    return {"name": TIERS[index], "multiplier_percent": multipliers[index],
+            "checkpointed_at": iso(row["tier_checkpoint_at"]), "checkpointed_timestamp": row["tier_checkpoint_at"],
+            "age_s": age, "tier_at_next_checkpoint": TIERS[by_age],
+            "next_tier": TIERS[by_age + 1] if by_age < 2 else None,
+            "seconds_to_next_tier": None if thresholds[by_age] is None else thresholds[by_age] - age}
 
 
-def yield_status(conn: Connection, address: str | None) -> dict:
-    meta = read_meta(conn, "yield", "latest_at")
-    y, latest_at = meta.get("yield", {}), meta.get("latest_at")
-    params = y.get("parameters", {})
-    rate = y.get("current_rate_bps", 0)
-    pool = {
+def pool_state(conn: Connection) -> dict:
+    """The YieldScalesPool from its indexed events and participants: the rate and scales of its newest
+    ``YieldCalculated`` / ``ScalesBalanceUpdated``, the parameters of its newest ``YieldParametersSet``
+    (else the deployment's, from ``world_start``, else the constructor's), and counts per type and
+    checkpointed tier."""
+    def newest(op):
+        row = conn.execute(_Q_POOL_EVENT, {"op": op}).first()
+        return (json.loads(row[0]), row[1]) if row is not None else (None, None)
+
+    calculated, _ = newest("yield_calculated")
+    scales, _ = newest("scales_balance_updated")
+    parameters, _ = newest("yield_parameters_set")
+    if parameters:
+        params = dict(zip(s.YIELD_PARAMETER_NAMES, parameters))
+    else:  # as deployed: configured before the first record (world_start says so), or the constructor's
+        run = conn.execute(_Q_RUN).scalar_one_or_none()
+        params = (json.loads(run) if run else {}).get("yield_parameters") or dict(s.DEFAULT_YIELD_PARAMETERS)
+    by_type = {"bitcoin_holder": 0, "trader": 0}
+    tiers = dict.fromkeys(TIERS, 0)
+    for ptype, tier, count in conn.execute(_Q_POOL_COUNTS):
+        by_type[ptype] = by_type.get(ptype, 0) + count
+        tiers[TIERS[tier]] += count
+    claimed = sum(int(v) for v in conn.execute(_Q_POOL_CLAIMED).scalars())
+    rate = calculated[2] if calculated else 0
+    return {
         "current_rate_bps": rate,
         "current_rate_percent": rate / 100,
-        "rbtc_scale": y.get("rbtc_scale", 0),
-        "usdt_scale": y.get("usdt_scale", 100),
-        "total_virtual_usdt": str(y.get("total_virtual_usdt", 0)),
-        "total_rbtc_supply_sats": y.get("total_rbtc_supply", 0),
-        "total_yield_claimed": str(y.get("total_yield_claimed", 0)),
-        "participants": y.get("participants", 0),
-        "bitcoin_holders": y.get("bitcoin_holders", 0),
-        "traders": y.get("traders", 0),
-        "scales_updated_at": iso(y.get("scales_updated_at")),
+        "rbtc_scale": scales[1] if scales else 0,
+        "usdt_scale": scales[0] if scales else 100,
+        "total_virtual_usdt": str(calculated[0] if calculated else 0),
+        "total_rbtc_supply_sats": calculated[1] if calculated else 0,
+        "total_yield_claimed": str(claimed),
+        "participants": sum(by_type.values()),
+        "bitcoin_holders": by_type["bitcoin_holder"],
+        "traders": by_type["trader"],
+        "tiers": tiers,
+        "scales_updated_at": iso(scales[2]) if scales else None,
         "parameters": params,
     }
+
+
+def yield_status(conn: Connection, address: str | None, figures: Figures | None = None) -> dict:
+    latest_at = indexed(conn)["latest_at"]
+    pool = figure(conn, figures, "pool_state", pool_state)
+    params, rate = pool["parameters"], pool["current_rate_bps"]
     if address is None:
         return {"pool": pool, "indexed_until": iso(latest_at)}
     row = conn.execute(_Q_PARTICIPANT, {"address": address}).mappings().first()
@@ -321,8 +430,7 @@ def yield_status(conn: Connection, address: str | None) -> dict:
             "last_activity_at": iso(row["last_activity_at"]),
             "disputed": row["disputed"],
         }
-        if params:
-            tier = _tier(row["joined_at"], latest_at, params)
+        tier = _tier(row, latest_at, params)
     balance = user["rbtc_balance_sats"] if user else 0
     if row is not None and row["active"]:
         eligibility = {"eligible": True, "reason": "already a participant"}
@@ -370,9 +478,13 @@ def _dispute_totals(counts: dict[str, int]) -> dict:
     return totals
 
 
-def disputes(conn: Connection, address: str | None, limit: int, offset: int) -> dict:
-    totals = read_meta(conn, "totals").get("totals", {})
-    system = _dispute_totals(totals.get("disputes_by_status", {}))
+def dispute_totals(conn: Connection) -> dict:
+    return _dispute_totals(dict(conn.execute(_Q_DISPUTE_COUNTS).all()))
+
+
+def disputes(conn: Connection, address: str | None, limit: int, offset: int,
+             figures: Figures | None = None) -> dict:
+    system = figure(conn, figures, "dispute_totals", dispute_totals)
     if address is None:
         rows = conn.execute(_Q_DISPUTES_PAGE, {"limit": limit, "offset": offset}).mappings().all()
         items = [_dispute_item(r) for r in rows]
@@ -400,7 +512,27 @@ def _ratio(reserves: int | None, supply: int | None) -> float | None:
     return round(reserves / supply, 8)
 
 
-def proof_of_reserves(conn: Connection) -> dict:
+_Q_POR_ROUND = select(_por).where(_por.c.round == bindparam("round"))
+_Q_POR_ROOT = select(_por).where(_por.c.root == bindparam("root")).order_by(desc(_por.c.seq)).limit(1)
+
+
+def published_round(conn: Connection, round_: int | None, root: str | None = None) -> dict | None:
+    """A published proof-of-reserves round as the index recorded it: the newest (no arguments), an
+    on-chain round by number, or a snapshot without a round by its root. None when there is none."""
+    if round_ is not None:
+        row = conn.execute(_Q_POR_ROUND, {"round": round_}).mappings().first()
+    elif root is not None:
+        row = conn.execute(_Q_POR_ROOT, {"root": root}).mappings().first()
+    else:
+        row = conn.execute(_Q_POR_LATEST).mappings().first()
+    if row is None:
+        return None
+    return {"round": row["round"] if row["round"] >= 0 else None, "merkle_root": row["root"],
+            "btc_height": row["btc_height"], "total_sats": row["total_sats"], "tx_hash": row["tx_hash"],
+            "published_at": iso(row["published_at"])}
+
+
+def proof_of_reserves(conn: Connection, figures: Figures | None = None) -> dict:
     """Latest published proof and current totals.
 
     ``btc_reserves_sats`` comes from the Bitcoin chain, never from the oracle's records (PROTOCOL.md):
@@ -410,12 +542,11 @@ def proof_of_reserves(conn: Connection) -> dict:
     ``reserves_source`` says which. The committee's own view (Σ of its last observation per user)
     is reported apart, as ``oracle_view``, and is not used for the ratio.
     """
-    meta = read_meta(conn, "totals", "chain", "reserves", "latest_at", "last_seq")
-    totals = meta.get("totals", {})
-    chain = meta.get("chain", {})
+    totals = figure(conn, figures, "user_totals", user_totals)
+    where = indexed(conn)
     latest = conn.execute(_Q_POR_LATEST).mappings().first()
     count = conn.execute(_Q_POR_COUNT).scalar_one()
-    supply = totals.get("rbtc_supply_sats", 0)
+    supply = totals["rbtc_supply_sats"]
     latest_proof = None
     if latest is not None:
         latest_proof = {
@@ -431,23 +562,22 @@ def proof_of_reserves(conn: Connection) -> dict:
             "rbtc_supply_at_publication": latest["rbtc_supply_sats"],
             "backing_ratio_at_publication": _ratio(latest["total_sats"], latest["rbtc_supply_sats"]),
         }
-    reserves = meta.get("reserves")
-    if reserves and reserves.get("confirmed_sats") is not None:
-        source, amount, height, as_of = "bitcoin_chain", reserves["confirmed_sats"], reserves.get("height"), \
-            reserves.get("at")
+    reserves = conn.execute(_Q_RESERVES).first()
+    if reserves is not None:
+        source, amount, height, as_of = "bitcoin_chain", reserves[0], reserves[1], reserves[2]
     elif latest_proof is not None and latest_proof["total_sats"] is not None:
         source, amount, height, as_of = "proof_of_reserves", latest_proof["total_sats"], \
             latest_proof["btc_height"], latest_proof["published_timestamp"]
     else:
         source, amount, height, as_of = None, None, None, None
     ratio = _ratio(amount, supply)
-    oracle_confirmed = totals.get("oracle_confirmed_sats", 0)
+    oracle_confirmed = totals["oracle_confirmed_sats"]
     return {
         "latest_proof": latest_proof,
         "proofs_published": count,
         "totals": {
             "rbtc_total_supply_sats": supply,
-            "total_last_sats": totals.get("total_last_sats", 0),
+            "total_last_sats": totals["total_last_sats"],
             "btc_reserves_sats": amount,
             "reserves_source": source,
             "reserves_btc_height": height,
@@ -460,8 +590,8 @@ def proof_of_reserves(conn: Connection) -> dict:
             "backing_ratio": _ratio(oracle_confirmed, supply),
             "note": "the committee's last observation per user; informative, not a reserve figure",
         },
-        "btc_height": chain.get("btc_height"),
-        "evm_block": chain.get("evm_block"),
-        "indexed_until": iso(meta.get("latest_at")),
-        "last_indexed_seq": meta.get("last_seq"),
+        "btc_height": where["btc_height"],
+        "evm_block": where["evm_block"],
+        "indexed_until": iso(where["latest_at"]),
+        "last_indexed_seq": where["last_seq"],
     }

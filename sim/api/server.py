@@ -1,11 +1,18 @@
 """Running the API: in the foreground (``rbtc-sim serve``) or in a background thread (``--serve``).
 
-uvicorn is the server (httptools for HTTP/1.1 parsing when installed, h11 otherwise).
+uvicorn is the server (httptools for HTTP/1.1 parsing when installed, h11 otherwise). Everything that
+can be wrong with what it is asked to serve is found before it starts, each as one
+:class:`~sim.exits.BadInput` line (exit status 2): a path that is neither a run folder nor a database,
+a database that cannot be reached or was never indexed, a port out of range or in use, a host that
+does not resolve. A server that starts therefore never answers 500 for its configuration.
 """
 
 from __future__ import annotations
 
+import errno
+import json
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -13,7 +20,10 @@ from pathlib import Path
 import uvicorn
 
 from sim.api.app import create_app
+from sim.exits import BadInput
 from sim.indexer.db import sqlite_url
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def _http_impl() -> str:
@@ -24,43 +34,141 @@ def _http_impl() -> str:
     return "httptools"
 
 
+def _index(source: Path) -> None:
+    """Bring the index beside ``source`` (a run folder or its events.jsonl) up to date with its log.
+    The index is derived data: one written by another version of the indexer, or from another log,
+    is rebuilt from this log rather than refused."""
+    from sim.indexer import IndexerError, index_run
+
+    try:
+        index_run(source)
+    except IndexerError as exc:
+        folder = source if source.is_dir() else source.parent
+        print(f"rbtc-sim: rebuilding {folder / 'index.sqlite'} from the log ({exc})", file=sys.stderr)
+        for name in ("index.sqlite", "index.sqlite-wal", "index.sqlite-shm"):
+            (folder / name).unlink(missing_ok=True)
+        try:
+            index_run(source)
+        except (IndexerError, ValueError, KeyError, TypeError) as again:
+            raise BadInput(f"{source}: its event log cannot be indexed ({again})") from None
+    except (ValueError, KeyError, TypeError) as exc:  # a log that is not one (JSON errors are ValueErrors)
+        raise BadInput(f"{source}: not an event log written by rbtc-sim ({type(exc).__name__}: {exc})") from None
+
+
+def _is_sqlite(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(_SQLITE_MAGIC))
+        return head in (_SQLITE_MAGIC, b"")  # SQLite takes an empty file for an empty database
+    except OSError:
+        return False
+
+
 def prepare_target(target: str | Path, *, index: bool = True) -> str:
     """The database URL for ``target``: a run folder (its ``index.sqlite``, brought up to date with its
     ``events.jsonl`` first), an ``events.jsonl`` (indexed into ``index.sqlite`` beside it), an SQLite
-    file, or a database URL (used as it is)."""
+    file, or a database URL (used as it is). Anything else is :class:`BadInput`."""
     text = str(target)
     if "://" in text:
         return text
     path = Path(text)
     if path.is_dir():
         events, db = path / "events.jsonl", path / "index.sqlite"
-        if events.exists():
+        if events.is_file():
             if index:
-                from sim.indexer import index_run
-
-                index_run(path)
-        elif not db.exists():
-            raise FileNotFoundError(f"{path}: neither events.jsonl nor index.sqlite there; is it a run folder?")
+                _index(path)
+        elif not db.is_file():
+            raise BadInput(f"{path}: not a run folder (neither events.jsonl nor index.sqlite in it)")
         return sqlite_url(db)
     if path.is_file():
         if path.suffix == ".jsonl":
             if index:
-                from sim.indexer import index_run
-
-                index_run(path)
+                _index(path)
             return sqlite_url(path.parent / "index.sqlite")
+        if not _is_sqlite(path):
+            raise BadInput(f"{path}: not a run folder, an events.jsonl or an SQLite database (a plain file)")
         return sqlite_url(path)
-    raise FileNotFoundError(f"{text}: not a run folder, an events.jsonl, an SQLite file or a database URL")
+    raise BadInput(f"{text}: no such file or folder (expected a run folder, an events.jsonl, an SQLite file or a "
+                   "database URL)")
+
+
+def check_database(db_url: str) -> None:
+    """Refuse a database that cannot be reached, or that holds no index of this version."""
+    from sqlalchemy import inspect, select
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from sim.indexer import schema
+    from sim.indexer.db import make_engine
+
+    shown = db_url.split("@")[-1] if "@" in db_url else db_url  # never print a password
+    try:
+        engine = make_engine(db_url)
+    except (ArgumentError, ValueError, ImportError) as exc:  # bogus://, a malformed URL, a missing driver
+        raise BadInput(f"{shown}: not a database URL SQLAlchemy can open ({type(exc).__name__}: {exc})") from None
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(schema.indexer_meta.name):
+                raise BadInput(f"{shown}: the database holds no index (no {schema.indexer_meta.name} table); "
+                               "index a run into it first")
+            version = conn.execute(select(schema.indexer_meta.c.value)
+                                   .where(schema.indexer_meta.c.key == "schema_version")).scalar_one_or_none()
+            if version is not None and json.loads(version) != schema.SCHEMA_VERSION:
+                raise BadInput(f"{shown}: indexed with schema version {json.loads(version)}, this server reads "
+                               f"version {schema.SCHEMA_VERSION}; re-index it")
+    except SQLAlchemyError as exc:
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+        raise BadInput(f"{shown}: cannot reach the database ({reason})") from None
+    finally:
+        engine.dispose()
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening-ready socket bound to ``host:port``; a bad host, a port out of range or in use is
+    :class:`BadInput`. ``port=0`` picks a free port."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65_535:
+        raise BadInput(f"--port {port!r}: out of range (expected 0 to 65535)")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError, ValueError) as exc:
+        raise BadInput(f"--host {host!r}: not an address this machine can listen on ({exc})") from None
+    family, _, proto, _, address = infos[0]
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only when the
+    # listening socket says so, and without it every response waits out a 40 ms delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, proto or socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise BadInput(f"port {port} on {host} is in use (choose another with --port)") from None
+        raise BadInput(f"--host {host!r} --port {port}: cannot listen there ({exc.strerror or exc})") from None
+    return sock
 
 
 def serve(target: str | Path, host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "info",
-          access_log: bool = False) -> None:
-    """Serve the API for ``target`` (see :func:`prepare_target`) until interrupted (Ctrl-C)."""
-    db_url = prepare_target(target)
-    app = create_app(db_url)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=access_log,
-                            http=_http_impl(), lifespan="off")
-    uvicorn.Server(config).run()
+          access_log: bool = False, announce: bool = True) -> None:
+    """Serve the API and the dashboard for ``target`` (see :func:`prepare_target`) until interrupted
+    (Ctrl-C). Every start-up problem is :class:`BadInput`, raised before anything is served."""
+    sock = bind_socket(host, port)  # first: a taken port fails before a long indexing
+    try:
+        db_url = prepare_target(target)
+        check_database(db_url)
+        path = Path(str(target))
+        run_dir = path if path.is_dir() else (path.parent if path.suffix == ".jsonl" else None)
+        app = create_app(db_url, run_dir=run_dir)
+    except BaseException:
+        sock.close()
+        raise
+    config = uvicorn.Config(app, log_level=log_level, access_log=access_log, http=_http_impl(), lifespan="off")
+    shown = f"[{host}]" if ":" in host else host
+    if announce:
+        print(f"rbtc-sim: serving {target} at http://{shown}:{sock.getsockname()[1]}/ (the dashboard; the API under "
+              "/api/realtime/, its description at /docs); Ctrl-C to stop", file=sys.stderr)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 class BackgroundServer:
@@ -100,20 +208,15 @@ def start_background(db_url: str, host: str = "127.0.0.1", port: int = 0, *, acc
     """Start serving ``db_url`` in a daemon thread and return once it accepts connections.
 
     ``port=0`` picks a free port (``handle.port``, ``handle.url``). The socket is bound here, before
-    the thread starts, so a port that is taken fails at once with ``OSError``. uvicorn's logging
+    the thread starts, so a port that is taken fails at once (:class:`BadInput`). uvicorn's logging
     configuration is left alone (``log_config=None``): the host process keeps its own.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only when the
-    # listening socket says so, and without it every response waits out a 40 ms delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock = bind_socket(host, port)
     try:
-        sock.bind((host, port))
-    except OSError:
+        app = create_app(db_url, **app_options)
+    except BaseException:
         sock.close()
         raise
-    app = create_app(db_url, **app_options)
     config = uvicorn.Config(app, log_level=log_level, access_log=access_log, http=_http_impl(), lifespan="off",
                             log_config=None)
     server = uvicorn.Server(config)
@@ -167,6 +270,7 @@ def serve_world(world, run_dir: str | Path, host: str = "127.0.0.1", port: int =
     """Index ``world``'s log live into ``run_dir/index.sqlite`` (or ``db_url``) and serve it from a
     background thread. Call it once the world is built (it catches up on the records so far, from
     ``run_dir/events.jsonl`` when the log keeps none in memory); :meth:`LiveServer.stop` at the end."""
+    from sim.api.proofs import LiveSnapshots
     from sim.indexer import LiveIndexer
 
     run_dir = Path(run_dir)
@@ -174,7 +278,8 @@ def serve_world(world, run_dir: str | Path, host: str = "127.0.0.1", port: int =
     live = LiveIndexer(url, batch_size=batch_size, max_delay_s=max_delay_s).attach(
         world.log, events_path=run_dir / "events.jsonl")
     try:
-        server = start_background(url, host, port)
+        server = start_background(url, host, port, run_dir=run_dir, snapshots=LiveSnapshots().attach(world),
+                                  log_count=lambda: world.log.count, world_clock=lambda: int(world.env.now))
     except BaseException:
         live.close()
         raise

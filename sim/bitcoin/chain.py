@@ -42,8 +42,10 @@ from .transactions import (
     DoubleSpendError,
     InsufficientFunds,
     InvalidTransaction,
+    MAX_MONEY,
     MissingInputError,
     OutPoint,
+    SupplyExhausted,
     Transaction,
     TxIn,
     TxOut,
@@ -145,6 +147,7 @@ class BitcoinChain:
         self._external_coins: dict[OutPoint, Coin] = {}  # unspent external coins
         self._external_ids: set[OutPoint] = set()  # every external coin ever made
         self._external_count = 0
+        self.external_funded = 0  # sats ever deposited from outside; never more than MAX_MONEY
         self._journal = ChangeJournal(genesis_height=0)
         self._listeners: list[Callable[[ChainEvent], None]] = []
         self._reorg_count = 0
@@ -215,6 +218,10 @@ class BitcoinChain:
         fee = _sats(fee)
         if fee < 0:
             raise ValueError(f"fee must be >= 0, got {fee}")
+        if self.external_funded + amount + fee > MAX_MONEY:
+            raise SupplyExhausted(f"a deposit of {amount + fee} sats would take the BTC ever deposited past "
+                                  f"21 M BTC ({self.external_funded} sats so far)")
+        self.external_funded += amount + fee
         source = source or self.external_source
         self._external_count += 1
         coin = Coin(OutPoint(_external_txid(self._external_count), 0), source, amount + fee, 0)

@@ -42,6 +42,10 @@ class ChainError(Exception):
     """Base class of the simulated chain's errors."""
 
 
+class SupplyExhausted(ChainError):
+    """A deposit beyond the 21 M BTC that can ever exist (the chain counts every external deposit)."""
+
+
 class InvalidTransaction(ChainError, ValueError):
     """A transaction that is malformed or does not fit the chain state."""
 

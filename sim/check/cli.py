@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="the seed of the suites and the worlds (default 1)")
     parser.add_argument("--out", metavar="DIR", help="where the report goes (default reports/check-<build>/)")
     parser.add_argument("--fail-fast", action="store_true", help="stop at the first phase that breaks an invariant")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier check in the --out folder")
     parser.add_argument("--replay", metavar="FILE", help="replay a saved counterexample against BUILD_DIR")
     parser.add_argument("--evm", choices=("pyevm", "revm"),
                         help="the EVM the build runs on (default: revm where it loads, else pyevm)")
@@ -63,15 +64,13 @@ def cmd_check(args) -> int:
 
     name = Path(args.build).resolve().name
     out = Path(args.out) if args.out else REPORTS_DIR / f"check-{name}"
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out}: exists and is not a folder")
 
     def progress(line: str) -> None:
         print(f"check: {line}", file=sys.stderr, flush=True)
 
     result = run_check(build, BUDGETS[args.budget], seed=args.seed, out=out,
                        deployment_file=str(Path(args.deployment).resolve()) if args.deployment else None,
-                       fail_fast=args.fail_fast, progress=progress)
+                       fail_fast=args.fail_fast, overwrite=args.overwrite, progress=progress)
     md, page = write(result)
     verdicts = result.invariants()
     broken = [f"{name} ({v['count']:,})" for name, v in verdicts.items() if v["status"] == "violated"]

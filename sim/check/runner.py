@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,12 +29,13 @@ from attrs import define, field
 
 from contracts_model.params import PRESETS
 from sim.check.worlds import WORLDS, world_scenario
+from sim.exits import BadInput
 from sim.invariants.sink import INVARIANTS
 from sim.run import execute
 from sim.testing.build import Build
 from sim.testing.counterexample import pytest_file, run_machine
 from sim.testing.machine import REQUIRED_PATHS
-from sim.testing.suites import Budget, machines
+from sim.testing.suites import Budget, machines, yield_not_configurable
 
 #: The paths whose being reached shows an invariant was exercised ("world": any world ran).
 EXERCISED_BY: dict[str, tuple[str, ...]] = {
@@ -210,12 +212,32 @@ def deployment_checks(build: Build) -> list[dict]:
     return checks
 
 
+#: What a check writes in its folder (``overwrite`` removes exactly these).
+CHECK_FILES = ("check.json", "check.md", "check.html")
+CHECK_FOLDERS = ("worlds", "counterexamples")
+
+
+def prepare_check_dir(out: Path, *, overwrite: bool = False) -> None:
+    """A folder holding an earlier check is refused unless ``overwrite``, which removes that check's files."""
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"{out}: exists and is not a folder")
+    if not (out / "check.json").exists():
+        return
+    if not overwrite:
+        raise BadInput(f"{out}: holds a check already; pass --overwrite to replace it, or --out to choose another")
+    for name in CHECK_FILES:
+        (out / name).unlink(missing_ok=True)
+    for name in CHECK_FOLDERS:
+        shutil.rmtree(out / name, ignore_errors=True)
+
+
 def run_check(build: Build, budget: Budget, *, seed: int = 1, out: Path, deployment_file: str | None = None,
-              fail_fast: bool = False, worlds: tuple[str, ...] | None = None,
+              fail_fast: bool = False, worlds: tuple[str, ...] | None = None, overwrite: bool = False,
               progress: Callable[[str], None] = lambda line: None) -> CheckResult:
     """Run the whole check (module docstring); on Ctrl-C the partial result is written and re-raised."""
     started = time.perf_counter()
     out = Path(out)
+    prepare_check_dir(out, overwrite=overwrite)
     result = CheckResult(build, budget, seed, out, deployment_file)
     result.write_json()
     try:
@@ -246,8 +268,8 @@ def _run(result: CheckResult, fail_fast: bool, world_names, progress) -> None:
     result.write_json()
     if _stop(result, fail_fast):
         return
-    configurable = build.evm_backend(PRESETS["testnet"]).has_function("YieldScalesPool", "configureYield")
-    suites, skipped = machines(build, configurable)
+    configurable = yield_not_configurable(build) is None
+    suites, skipped = machines(build)
     for name, reason in skipped.items():
         result.suites.append({"name": name, "status": "skipped", "reason": reason})
     for name, machine in suites.items():

@@ -35,8 +35,9 @@ from sim.fast.chain import ChainChange
 from sim.fast.ledger import FastLedger
 from sim.fast.records import EMERGENCY_REASON, USDT_SCALE, Context, FastLog
 from sim.invariants import Violations, Window
+from sim.agents import USER_ETH_WEI
 from sim.oracle_service import MAX_BACKOFF_S
-from sim.protocol.deployment import Accounts
+from sim.protocol.deployment import OPERATOR_FUNDING_WEI, Accounts
 
 ACCRUAL_DIVISOR = 10_000 * 31_536_000 * 100
 HOLDER, TRADER = 0, 1
@@ -160,6 +161,10 @@ class Core:
         self.burned_flag = np.zeros(n, dtype=bool)
         self.total_emergency_burns = 0
         self.vault = _obj([0] * n)
+        # ETH wallets: each user's faucet funding (set when it onboards, before it pays anything) and the
+        # committee's genesis funding; a deposit beyond its payer's wallet fails like InsufficientFunds
+        self.wallet = _obj([USER_ETH_WEI] * n)
+        self.committee_wallet = OPERATOR_FUNDING_WEI
         self.collected = 0
         self.por_rounds: list[tuple] = []
         # pool (participants: users then traders)
@@ -352,20 +357,35 @@ class Core:
         if conf:
             self.user_conf[user] += conf
         if prepay_wei:
-            self._deposit(t, self.committee, user, prepay_wei, "OracleAggregator", "registerAndPrepay",
-                          (self.names[user], method, checksum))
+            self._prepay(t, user, method, checksum, prepay_wei)
         if self.dirty_since[user] < 0:
             self.dirty_since[user] = t
         self.deferred.add(user)
 
-    def deposit(self, t: int, payer: str, user: int, wei: int) -> bool:
-        """FeeVault.depositETH from ``payer`` for ``user``; False if it reverted."""
+    def deposit(self, t: int, payer: str, user: int, wei: int) -> str | None:
+        """FeeVault.depositETH from ``payer`` (the committee or the user itself) for ``user``; None, or why it
+        failed: ``ZeroValue`` (reverted) or ``InsufficientFunds`` (the payer's wallet cannot send ``wei``)."""
         return self._deposit(t, payer, user, wei, "FeeVault", "depositETH", (self.names[user],))
 
-    def _deposit(self, t, sender, user, wei, contract, function, args) -> bool:
+    def _prepay(self, t: int, user: int, method: int, checksum: bytes, wei: int) -> None:
+        """OracleService.prepay: registerAndPrepay from the committee; a failure is a refusal (op ``error``)."""
+        error = self._deposit(t, self.committee, user, wei, "OracleAggregator", "registerAndPrepay",
+                              (self.names[user], method, checksum))
+        if error is not None:
+            recorded = int(self.recorded[user])
+            self._refused(t, user, error, 0, recorded, recorded, None, call=None)
+
+    def _deposit(self, t, sender, user, wei, contract, function, args) -> str | None:
+        by_committee = sender == self.committee
+        if wei > (self.committee_wallet if by_committee else self.wallet[user]):
+            return "InsufficientFunds"  # refused before any transaction, like the EVM
         if wei == 0:
             self._tx(t, sender, contract, function, args, [], value=wei, status="revert", error="ZeroValue")
-            return False
+            return "ZeroValue"
+        if by_committee:
+            self.committee_wallet -= wei
+        else:
+            self.wallet[user] -= wei
         self.vault[user] += wei
         self.vault_total += wei
         self._tx(t, sender, contract, function, args, [["FeeVault", "Deposited", (self.names[user], wei)]], value=wei)
@@ -375,7 +395,7 @@ class Core:
             self.needs_topup.discard(user)
             self.mirror_candidates.add(user)
             self.deferred.add(user)
-        return True
+        return None
 
     def withdraw(self, t: int, user: int) -> bool:
         held = self.vault[user]
@@ -385,6 +405,7 @@ class Core:
             return False
         self.vault[user] = 0
         self.vault_total -= held
+        self.wallet[user] += held
         self._tx(t, name, "FeeVault", "withdrawUnused", (), [["FeeVault", "Withdrawn", (name, held)]])
         self.ledger.withdraw(t, user, held)
         self.mirror_candidates.add(user)
@@ -476,13 +497,13 @@ class Core:
                 for user in fresh.tolist():
                     self.on_needs_topup(t, user)
 
-    def _refused(self, t: int, user: int, error: str, delta: int, confirmed: int, recorded: int, fee) -> None:
+    def _refused(self, t: int, user: int, error: str, delta: int, confirmed: int, recorded: int, fee,
+                 call: str | None = "OracleAggregator.sync") -> None:
         """OracleService._refused: log the refusal and schedule the retry with bounded back-off."""
         refusals = self.backoff.get(user, (0, 0))[0] + 1
         wait = min(self.poll_s * 2 ** min(refusals - 1, 30), MAX_BACKOFF_S)
         self.backoff[user] = (refusals, t + wait)
-        self._op(t, "error", user, delta, confirmed, recorded, fee=fee, error=error, call="OracleAggregator.sync",
-                 retry_in_s=wait)
+        self._op(t, "error", user, delta, confirmed, recorded, fee=fee, error=error, call=call, retry_in_s=wait)
 
     def _sync(self, t, users, conf, rec, delta, fee, block, outcome) -> None:
         """OracleAggregator.sync for each user (the contract's own view), then the committee's bookkeeping."""
@@ -991,10 +1012,8 @@ class Core:
             if delta != 0:
                 fee = int(self.quote(np.array([delta]))[0])
                 shortfall = fee - self.vault[user]
-                if shortfall > 0:
-                    checksum = next(b[4] for b in self.bindings if b[0] == user)
-                    self._deposit(t, self.committee, user, shortfall, "OracleAggregator", "registerAndPrepay",
-                                  (name, 1, checksum))
+                if shortfall > 0:  # the committee prepays; one that cannot pay that much logs it
+                    self._prepay(t, user, 1, next(b[4] for b in self.bindings if b[0] == user), shortfall)
                 self.reconcile(t, np.array([user], dtype=np.int64), force=True)
         if dispute.onchain:
             self.disputed[user] = False
@@ -1117,11 +1136,12 @@ class Core:
     # ====================================================================== the backing monitor (invariants 1, 2)
 
     def _bound(self, window: Window) -> int:
-        if window.cause == "outage":
-            return max(window.start, self.offline_until) + self.poll_s + self.slack
-        if window.cause == "reorg":
-            return window.start + self.poll_s + self.slack
-        return window.start + self.slack
+        """BackingMonitor._bound: nothing is repaired while the committee is offline, so for every cause
+        the clock starts when it returns, if that is later."""
+        start = max(window.start, self.offline_until)
+        if window.cause == "latency" and start == window.start:
+            return start + self.slack
+        return start + self.poll_s + self.slack
 
     def _cause(self, user: int, t: int) -> str:
         if user in self.reorged:

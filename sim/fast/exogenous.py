@@ -20,7 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from sim.bitcoin.address import encode_p2tr, encode_p2wpkh
+from sim.bitcoin.transactions import MAX_MONEY
 from sim.config import DAY, WorldConfig
+from sim.draws import uniform_int
 from sim.fast.chain import FastChain
 
 RECEIVE, SPEND, CHECK_FEES, WITHDRAW, BIND, ONBOARD = range(6)
@@ -44,6 +46,7 @@ class Exogenous:
         self.onboard_times = np.sort(rng_agents.integers(0, window, size=n))
         self.onboard_order = rng_agents.permutation(n)
         self.onboarded: list[int] = []
+        self.funded = 0  # sats ever deposited from outside; never more than MAX_MONEY (BitcoinChain's rule)
         rates = np.array([c.receive_per_day, c.spend_per_day, 1.0, c.withdraw_per_day, c.bind_extra_address_per_day])
         self._rate = float(rates.sum()) / DAY
         self._cdf = np.cumsum(rates / rates.sum()) if rates.sum() > 0 else None
@@ -79,7 +82,7 @@ class Exogenous:
                 "receive": rng.integers(c.receive_sats[0], c.receive_sats[1] + 1, size=count),
                 "fraction": rng.uniform(c.spend_fraction[0], c.spend_fraction[1], size=count),
                 "topup": rng.integers(c.prepay_wei[0], c.prepay_wei[1] + 1, size=count) if c.prepay_wei[1] < 2**62
-                else np.zeros(count, dtype=np.int64),
+                else np.array([uniform_int(rng, *c.prepay_wei) for _ in range(count)], dtype=object),
             }
         # onboardings in this hour, before the actions of their second
         lo = self._next_onboard
@@ -141,8 +144,20 @@ class Exogenous:
         return address
 
     def _draw(self, bounds) -> int:
-        low, high = bounds
-        return int(self.rng_agents.integers(low, high + 1)) if high > low else int(low)
+        return uniform_int(self.rng_agents, *bounds)
+
+    def _fund(self, amounts: np.ndarray) -> np.ndarray | None:
+        """Which of these deposits (in order) the outside world can still make: BitcoinChain refuses one
+        that would take the sats ever deposited past 21 M BTC. None when it can make all of them."""
+        if self.funded + float(amounts.sum(dtype=np.float64)) < MAX_MONEY - 2**20:  # far from the cap
+            self.funded += int(amounts.sum())
+            return None
+        made = np.zeros(len(amounts), dtype=bool)
+        for i, amount in enumerate(amounts.tolist()):
+            if self.funded + amount <= MAX_MONEY:
+                self.funded += amount
+                made[i] = True
+        return made
 
     # ------------------------------------------------------------------ the stream
 
@@ -192,6 +207,12 @@ class Exogenous:
         chain_rows = []
         receive = np.flatnonzero(kinds == RECEIVE)
         if len(receive):
+            made = self._fund(a["receive"][receive])
+            if made is not None:
+                for i in receive[~made].tolist():
+                    items.append((int(times[i]), 2, "supply_exhausted", [int(users[i])]))
+                receive = receive[made]
+        if len(receive):
             who = users[receive]
             addresses = self._pick(who, a["pick"][receive], counts[receive])
             amounts = a["receive"][receive]
@@ -239,7 +260,10 @@ class Exogenous:
         via_committee = self.rng_agents.random() < self.config.oracle.register_with_prepay_share
         addresses = [self._add_address(user) for _ in range(max(1, count))]
         initial = self._draw(c.initial_btc_sats)
-        self.chain.deposit_many(np.array([addresses[0][0]]), np.array([initial]), np.array([number]))
+        if self._fund(np.array([initial])) is None:
+            self.chain.deposit_many(np.array([addresses[0][0]]), np.array([initial]), np.array([number]))
+        else:
+            initial = None  # the world logs SupplyExhausted instead of the deposit
         self.onboarded.append(user)
         items.append((t, 1, "onboard", (user, addresses, prepay, via_committee, number, initial)))
 
@@ -255,13 +279,16 @@ class Exogenous:
                                     float(params.get("double_spend", 1.0)))
         share = float(params.get("users", 0.5))
         low, high = tuple(params.get("sats", (10_000, 1_000_000)))
-        rows = []
+        rows, refused = [], []
         for user in list(self.onboarded):
             if self.rng_events.random() < share:
-                amount = int(self.rng_events.integers(low, high + 1)) if high > low else int(low)
+                amount = uniform_int(self.rng_events, low, high)
+                if self._fund(np.array([amount])) is not None:
+                    refused.append(user)
+                    continue
                 address = int(self.address_table[user, 0])
                 rows.append((user, address, amount, self.chain.deposit(address, amount)))
-        return rows
+        return rows, refused
 
 
 class Feeder:

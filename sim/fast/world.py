@@ -25,7 +25,9 @@ from typing import Callable
 
 import numpy as np
 
+from contracts_model.deployment import yield_configuration
 from sim.config import DAY, WorldConfig
+from sim.draws import uniform_int
 from sim.fast.core import Core
 from sim.fast.exogenous import Exogenous, Feeder
 from sim.fast.records import FastLog
@@ -107,9 +109,15 @@ class FastWorld:
         self.reserves = core
         self.yield_monitor = core
         self.yields = core
+        self.disputes = _Figures(core, all="disputes")  # every dispute filed (the sweep's backlog metrics)
+        self.registry = _Registry(core)
         self.finished = False
-        self.log.record(0, "world_start", seed=config.seed, users=config.users, duration_s=config.duration_s,
-                        contracts=core.contracts, engine="fast")
+        start = {"seed": config.seed, "users": config.users, "duration_s": config.duration_s,
+                 "contracts": core.contracts, "engine": "fast"}
+        configured = yield_configuration(config.params)
+        if configured is not None:  # the deployment's configureYield call, as the reference world logs it
+            start["yield_parameters"] = list(configured)
+        self.log.record(0, "world_start", **start)
 
     # ------------------------------------------------------------------ scheduling
 
@@ -192,7 +200,13 @@ class FastWorld:
                             old_tip=payload.old_tip, new_tip=payload.hash, double_spent=list(payload.double_spent),
                             dropped=list(payload.dropped), affected=len(payload.touched))
             core.chain_change(payload)
+        elif kind == "supply_exhausted":  # deposits the outside world could not make (21 M BTC in all)
+            for user in payload:
+                self.log.record(t, "agent_error", user=self.core.names[user], action="deposit", error="SupplyExhausted")
         elif kind == "deposit_burst":
+            payload, refused = payload
+            for user in refused:
+                self.log.record(t, "agent_error", user=self.core.names[user], action="deposit", error="SupplyExhausted")
             if payload:
                 users, addresses, amounts, numbers = (np.array(column, dtype=np.int64) for column in zip(*payload))
                 self.log.batch("btc_tx", t, len(users), tx_kind=["deposit"] * len(users), txid=numbers, user=users,
@@ -239,21 +253,25 @@ class FastWorld:
         for i, address in enumerate(addresses):
             self._register(t, user, address, prepay if (i == 0 and via_committee) else 0)
         if not via_committee:
-            if not self.core.deposit(t, self.core.names[user], user, prepay):
-                self.log.record(t, "agent_error", user=self.core.names[user], action="deposit", error="ZeroValue")
+            error = self.core.deposit(t, self.core.names[user], user, prepay)
+            if error is not None:
+                self.log.record(t, "agent_error", user=self.core.names[user], action="deposit", error=error)
+        if initial is None:  # 21 M BTC deposited in all: the world has no more to send
+            self.log.record(t, "agent_error", user=self.core.names[user], action="deposit", error="SupplyExhausted")
+            return
         self.log.batch("btc_tx", t, 1, tx_kind=["deposit"], txid=np.array([number]), user=np.array([user]),
                        address=np.array([addresses[0][0]]), amount=np.array([initial]))
 
     def _draw(self, bounds) -> int:
-        low, high = bounds
-        return int(self.rng_react.integers(low, high + 1)) if high > low else int(low)
+        return uniform_int(self.rng_react, *bounds)
 
     def _may_top_up(self, user: int, t: int) -> bool:
         return bool(self.tops_up[user]) and t >= self.drought_until
 
     def _top_up(self, t: int, user: int, amount: int) -> None:
-        if not self.core.deposit(t, self.core.names[user], user, amount):
-            self.log.record(t, "agent_error", user=self.core.names[user], action="topup", error="ZeroValue")
+        error = self.core.deposit(t, self.core.names[user], user, amount)
+        if error is not None:
+            self.log.record(t, "agent_error", user=self.core.names[user], action="topup", error=error)
 
     def _needs_topup(self, t: int, user: int) -> None:
         if not self._may_top_up(user, t) or self.topup_pending[user]:
@@ -291,19 +309,18 @@ class FastWorld:
         self.core.trader_join(t, trader, self._usdt())
 
     def _usdt(self) -> int:
-        low, high = self.config.yields.trader_usdt
-        return int(self.rng_yield.integers(low, high + 1))
+        return uniform_int(self.rng_yield, *self.config.yields.trader_usdt)
 
     def _next_arrival(self, t: int, rate: float, handler) -> None:
         if rate <= 0:
             self._push(t + 3600, ARRIVAL, handler, None)
             return
-        gap = int(round(self.rng_yield.exponential(1.0 / rate))) if handler == self._claim_stream else \
-            int(round(self.rng_disputes.exponential(1.0 / rate)))
-        if gap > RATE_RECHECK_S:
+        rng = self.rng_yield if handler == self._claim_stream else self.rng_disputes
+        gap = rng.exponential(1.0 / rate)
+        if gap > RATE_RECHECK_S + 0.5:  # round(gap) > RATE_RECHECK_S, also when a tiny rate makes gap infinite
             self._push(t + RATE_RECHECK_S, ARRIVAL, handler, None)
         else:
-            self._push(t + gap, ARRIVAL, handler, "due")
+            self._push(t + int(round(gap)), ARRIVAL, handler, "due")
 
     def _claim_stream(self, t: int, due) -> None:
         c = self.config.yields
@@ -463,6 +480,29 @@ class FastWorld:
         self.log.record(t, "world_end", total_supply=core.supply, btc_height=core.tip, users=core.registered_count)
         self.feeder.close()
         self.log.flush()
+
+
+class _Registry:
+    """Who bound which address, read like :class:`sim.registry.Registry` (for metrics of one's own)."""
+
+    def __init__(self, core: Core):
+        self._core = core
+
+    def _by_user(self) -> dict[str, list[str]]:
+        core, found = self._core, {}
+        for user, address, *_ in core.bindings:
+            found.setdefault(core.names[user], []).append(core.addresses[address])
+        return found
+
+    def users(self) -> list[str]:
+        """Users in registration order."""
+        return list(self._by_user())
+
+    def addresses_of(self, user: str) -> list[str]:
+        return self._by_user().get(user, [])
+
+    def owner_of(self, btc_address: str) -> str | None:
+        return next((user for user, addresses in self._by_user().items() if btc_address in addresses), None)
 
 
 class _Reverts:

@@ -106,9 +106,13 @@ def _new_yield() -> dict:
     return {"current_rate_bps": 0, "usdt_scale": 100, "rbtc_scale": 0, "total_virtual_usdt": 0,
             "total_rbtc_supply": 0, "scales_updated_at": None, "total_yield_claimed": 0,
             "participants": 0, "bitcoin_holders": 0, "traders": 0,
-            "parameters": {"base_rate": 500, "max_rate": 2000, "silver_after_s": 180 * 86_400,
-                           "gold_after_s": 365 * 86_400, "bronze_multiplier": 110, "silver_multiplier": 125,
-                           "gold_multiplier": 150}}
+            "parameters": dict(s.DEFAULT_YIELD_PARAMETERS)}
+
+
+def checkpoint_tier(joined_at: int, at: int, parameters: dict) -> int:
+    """The tier the pool's ``_checkpoint`` sets at block time ``at`` (0 bronze, 1 silver, 2 gold)."""
+    age = at - joined_at
+    return 2 if age >= parameters["gold_after_s"] else (1 if age >= parameters["silver_after_s"] else 0)
 
 
 class Indexer:
@@ -143,6 +147,13 @@ class Indexer:
             self.disputes = rows(s.balance_disputes, "dispute_id")
             self.por = rows(s.proof_of_reserves, "round")
             self.contracts = rows(s.system_contracts, "name")
+            self.open_windows: dict[str, dict] = {
+                r["user_address"]: dict(r) for r in conn.execute(
+                    select(s.incidents).where(s.incidents.c.kind == "backing_window", s.incidents.c.ended_at.is_(None))
+                    .order_by(s.incidents.c.seq)).mappings()}
+            last = conn.execute(select(s.system_timeline).order_by(s.system_timeline.c.seq.desc()).limit(1)) \
+                .mappings().first()
+            self.last_sample: dict | None = dict(last) if last is not None else None
             self.last_burn: dict[str, dict] = {}
             for r in conn.execute(select(s.emergency_burns).order_by(s.emergency_burns.c.seq)).mappings():
                 self.last_burn[r["user_address"]] = dict(r)
@@ -168,7 +179,7 @@ class Indexer:
         self._last_line: bytes | None = None
         self._rows: dict[str, list[dict]] = {
             "transactions": [], "balance_history": [], "balance_snapshots": [], "oracle_operations_log": [],
-            "yield_operations_log": [],
+            "yield_operations_log": [], "invariant_violations": [], "system_timeline": [],
         }
         self._dirty: dict[str, set] = {
             "users": set(), "bitcoin_addresses": set(), "yield_scales_participants": set(),
@@ -176,6 +187,9 @@ class Indexer:
             "emergency_burns": set(),
         }
         self._burn_rows: dict[tuple, dict] = {}
+        self._incident_rows: dict[int, dict] = {}
+        self._batch_first: int | None = None
+        self._batch_counts: dict[str, int] = {}
 
     def _meta_rows(self) -> list[dict]:
         values = {
@@ -219,6 +233,8 @@ class Indexer:
                 for name, (table, store) in tables.items():
                     keys = sorted(self._dirty[name], key=repr)
                     upsert(conn, table, [store[k] for k in keys])
+                upsert(conn, s.incidents, [self._incident_rows[k] for k in sorted(self._incident_rows)])
+                insert_ignore(conn, s.index_batches, [self._batch_row()])
                 upsert(conn, s.indexer_meta, self._meta_rows())
         except BaseException:
             self.broken = True
@@ -226,6 +242,11 @@ class Indexer:
         self._reset_pending()
         for hook in self.after_commit:
             hook(self.last_seq)
+
+    def _batch_row(self) -> dict:
+        return {"last_seq": self.last_seq, "first_seq": self._batch_first, "latest_at": self.latest_at,
+                "btc_height": self.chain["btc_height"], "evm_block": self.chain["evm_block"],
+                "counts": json.dumps(self._batch_counts, sort_keys=True, separators=(",", ":"))}
 
     def close(self) -> None:
         if not self.broken:
@@ -246,7 +267,15 @@ class Indexer:
                                "the log has a gap or belongs to another run")
         if seq == 0:
             self.run = {"run_id": _sha(line), "kind": record["kind"]}
-        handler = self._HANDLERS.get(record["kind"])
+        kind = record["kind"]
+        if self._batch_first is None:
+            self._batch_first = seq
+        counts = self._batch_counts
+        counts[kind] = counts.get(kind, 0) + 1
+        if kind == "oracle_op":
+            key = "oracle_op:" + record["op"]
+            counts[key] = counts.get(key, 0) + 1
+        handler = self._HANDLERS.get(kind)
         if handler is not None:
             try:
                 handler(self, record)
@@ -300,7 +329,8 @@ class Indexer:
         if row is None:
             row = {"user_address": user, "participant_type": "bitcoin_holder", "joined_at": at,
                    "rbtc_contributed_sats": 0, "virtual_usdt": 0, "yield_claimed": 0, "claims": 0,
-                   "last_activity_at": at, "disputed": False, "active": True, "updated_seq": seq}
+                   "last_activity_at": at, "disputed": False, "active": True, "loyalty_tier": 0,
+                   "tier_checkpoint_at": at, "updated_seq": seq}
             self.participants[user] = row
         row["last_activity_at"] = at
         row["updated_seq"] = seq
@@ -345,10 +375,14 @@ class Indexer:
             self._dirty["system_contracts"].add(name)
         self.run.update({"seed": r.get("seed"), "users": r.get("users"), "duration_s": r.get("duration_s"),
                          "genesis_timestamp": GENESIS_TIMESTAMP})
+        if r.get("yield_parameters"):  # the deployment configured the pool before the first record
+            self.yield_state["parameters"] = dict(zip(s.YIELD_PARAMETER_NAMES, r["yield_parameters"]))
+            self.run["yield_parameters"] = self.yield_state["parameters"]
 
     def _world_end(self, r: dict) -> None:
         self.world_end = {"at": GENESIS_TIMESTAMP + r["t"], "seq": r["seq"], "total_supply": r.get("total_supply"),
                           "btc_height": r.get("btc_height"), "users": r.get("users")}
+        self._sample(r)
 
     def _bind(self, r: dict) -> None:
         seq, at = r["seq"], GENESIS_TIMESTAMP + r["t"]
@@ -388,6 +422,11 @@ class Indexer:
         self.chain.update(btc_height=r["height"], btc_tip=r.get("hash"), btc_tip_at=GENESIS_TIMESTAMP + r["t"])
 
     def _btc_reorg(self, r: dict) -> None:
+        at = GENESIS_TIMESTAMP + r["t"]
+        self._incident(r["seq"], "reorg", at, at, details={
+            "depth": r.get("depth"), "fork_height": r.get("fork_height"),
+            "double_spent": len(r.get("double_spent") or ()), "dropped": len(r.get("dropped") or ()),
+            "affected": r.get("affected")})
         self.chain["btc_reorgs"] += 1
         self.chain["last_reorg"] = {"seq": r["seq"], "at": GENESIS_TIMESTAMP + r["t"], "depth": r.get("depth"),
                                     "fork_height": r.get("fork_height"), "new_tip": r.get("new_tip")}
@@ -399,6 +438,59 @@ class Indexer:
         self.reserves = {"seq": r["seq"], "at": GENESIS_TIMESTAMP + r["t"], "height": r.get("height"),
                          "min_conf": r.get("min_conf"), "confirmed_sats": r.get("confirmed_sats"),
                          "addresses": r.get("addresses")}
+        self._sample(r)
+
+    def _sample(self, r: dict) -> None:
+        """A row of ``system_timeline`` with the figures as they stand after record ``r``."""
+        totals, y = self.totals, self.yield_state
+        by_status = totals["disputes_by_status"]
+        row = {
+            "seq": r["seq"], "timestamp": GENESIS_TIMESTAMP + r["t"], "btc_height": self.chain["btc_height"],
+            "rbtc_supply_sats": totals["rbtc_supply_sats"],
+            "reserves_sats": self.reserves.get("confirmed_sats") if self.reserves else None,
+            "vault_total_wei": totals["vault_total_wei"], "fees_total_wei": totals["fees_total_wei"],
+            "emergency_burns": totals["emergency_burns"], "emergency_burned_sats": totals["emergency_burned_sats"],
+            "disputes_open": by_status.get("filed", 0) + by_status.get("validated", 0),
+            "disputes_accepted": by_status.get("accepted", 0), "disputes_rejected": by_status.get("rejected", 0),
+            "yield_rate_bps": y["current_rate_bps"], "pool_participants": y["participants"],
+        }
+        self._rows["system_timeline"].append(row)
+        self.last_sample = row
+
+    def _incident(self, seq: int, kind: str, started_at: int, ended_at: int | None, *, user: str | None = None,
+                  cause: str | None = None, details: dict | None = None) -> dict:
+        row = {"seq": seq, "kind": kind, "started_at": started_at, "ended_at": ended_at, "user_address": user,
+               "cause": cause, "details": json.dumps(details or {}, sort_keys=True, separators=(",", ":"))}
+        self._incident_rows[seq] = row
+        return row
+
+    def _fee_drought(self, r: dict) -> None:
+        self._incident(r["seq"], "fee_drought", GENESIS_TIMESTAMP + r["t"], GENESIS_TIMESTAMP + r["until"]
+                       if r.get("until") is not None else None)
+
+    def _window_open(self, r: dict) -> None:
+        row = self._incident(r["seq"], "backing_window", GENESIS_TIMESTAMP + r["t"], None, user=r["user"],
+                             cause=r.get("cause"), details={"excess": r.get("excess"), "rbtc": r.get("rbtc"),
+                                                            "confirmed": r.get("confirmed")})
+        self.open_windows[r["user"]] = row
+
+    def _window_close(self, r: dict) -> None:
+        row = self.open_windows.pop(r["user"], None)
+        if row is None:  # opened before the first record this database saw: nothing to close
+            return
+        details = json.loads(row["details"])
+        details.update(duration_s=r.get("duration_s"), max_excess=r.get("max_excess"))
+        row.update(ended_at=GENESIS_TIMESTAMP + r["t"], details=json.dumps(details, sort_keys=True,
+                                                                           separators=(",", ":")))
+        self._incident_rows[row["seq"]] = row
+
+    def _invariant_violation(self, r: dict) -> None:
+        self._rows["invariant_violations"].append({
+            "seq": r["seq"], "timestamp": GENESIS_TIMESTAMP + r["t"], "invariant": str(r.get("invariant", "?")),
+            "step": r.get("step") if isinstance(r.get("step"), int) else None, "actor": str(r.get("actor", "")),
+            "values_json": json.dumps(r.get("values") or {}, sort_keys=True, separators=(",", ":"), default=str),
+            "message": str(r.get("message", "")),
+        })
 
     def _oracle_op(self, r: dict) -> None:
         seq, at = r["seq"], GENESIS_TIMESTAMP + r["t"]
@@ -441,8 +533,15 @@ class Indexer:
         })
         if r.get("tip") is not None:
             self.chain["oracle_tip"] = r["tip"]
+        last = self.last_sample
+        if last is None or last["rbtc_supply_sats"] != self.totals["rbtc_supply_sats"] \
+                or last["emergency_burns"] != self.totals["emergency_burns"]:
+            self._sample(r)
 
     def _oracle_outage(self, r: dict) -> None:
+        at = GENESIS_TIMESTAMP + r["t"]
+        self._incident(r["seq"], "oracle_outage", at, GENESIS_TIMESTAMP + r["until"] if r.get("until") is not None
+                       else None)
         self._rows["oracle_operations_log"].append({
             "seq": r["seq"], "timestamp": GENESIS_TIMESTAMP + r["t"], "op": "outage", "user_address": None,
             "delta_sats": None, "confirmed_sats": None, "recorded_sats": None, "fee_wei": None, "delay_s": None,
@@ -664,13 +763,15 @@ class Indexer:
             fresh = existing is None or not existing["active"]
             p = self._participant(subject, seq, at)
             amount = args[2]
-            if args[1] == 1 and not fresh:  # a trader adding to its position
+            if args[1] == 1 and not fresh:  # a trader adding to its position: a checkpoint
                 p["virtual_usdt"] += amount
+                self._checkpoint(p, at)
             elif args[1] == 1:
-                p.update(participant_type="trader", joined_at=at, virtual_usdt=amount, rbtc_contributed_sats=0)
+                p.update(participant_type="trader", joined_at=at, virtual_usdt=amount, rbtc_contributed_sats=0,
+                         loyalty_tier=0, tier_checkpoint_at=at)
             else:
                 p.update(participant_type="bitcoin_holder", joined_at=at, rbtc_contributed_sats=amount,
-                         virtual_usdt=0)
+                         virtual_usdt=0, loyalty_tier=0, tier_checkpoint_at=at)
             if fresh:
                 y["participants"] += 1
                 y["traders" if args[1] == 1 else "bitcoin_holders"] += 1
@@ -684,15 +785,18 @@ class Indexer:
             amount = args[2] if len(args) > 2 else None
         elif name == "ContributionUpdated":
             p = self._participant(subject, seq, at)
+            self._checkpoint(p, at)
             p["rbtc_contributed_sats"] = args[2]
             amount = args[2]
         elif name == "EmergencyBurnTriggered":
             p = self._participant(subject, seq, at)
+            self._checkpoint(p, at)
             if p["participant_type"] == "bitcoin_holder":
                 p["rbtc_contributed_sats"] = 0
             amount = args[1]
         elif name == "YieldClaimed":
             p = self._participant(subject, seq, at)
+            self._checkpoint(p, at)
             p["yield_claimed"] += args[1]
             p["claims"] += 1
             y["total_yield_claimed"] += args[1]
@@ -717,6 +821,11 @@ class Indexer:
             "op": snake(name), "user_address": subject, "amount": amount,
             "args": json.dumps(args, separators=(",", ":")),
         })
+
+    def _checkpoint(self, participant: dict, at: int) -> None:
+        """The pool re-evaluated the participant's tier in this transaction (``_checkpoint``)."""
+        participant["loyalty_tier"] = checkpoint_tier(participant["joined_at"], at, self.yield_state["parameters"])
+        participant["tier_checkpoint_at"] = at
 
     _EVENTS: dict = {
         ("RBTCSynth", "Transfer"): _ev_transfer,
@@ -745,6 +854,10 @@ class Indexer:
         "dispute_validated": _dispute_validated,
         "dispute_resolved": _dispute_resolved,
         "por_published": _por_published,
+        "invariant_violation": _invariant_violation,
+        "fee_drought": _fee_drought,
+        "backing_window_open": _window_open,
+        "backing_window_close": _window_close,
     }
 
     # ------------------------------------------------------------------ sources

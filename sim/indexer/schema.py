@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.types import TypeDecorator
 
 #: Bumped whenever a table or view changes shape; a database of another version must be rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: invariant_violations, incidents, system_timeline, index_batches, checkpointed tiers
 
 
 class BigNumber(TypeDecorator):
@@ -59,6 +59,12 @@ class BigNumber(TypeDecorator):
             return None
         return int(value)
 
+
+#: The YieldScalesPool's parameters before any ``YieldParametersSet`` event (its constructor's).
+DEFAULT_YIELD_PARAMETERS = {"base_rate": 500, "max_rate": 2000, "silver_after_s": 180 * 86_400,
+                            "gold_after_s": 365 * 86_400, "bronze_multiplier": 110, "silver_multiplier": 125,
+                            "gold_multiplier": 150}
+YIELD_PARAMETER_NAMES = tuple(DEFAULT_YIELD_PARAMETERS)
 
 ADDRESS = String(42)  # 0x + 40 lowercase hex
 HASH = String(66)  # 0x + 64 hex
@@ -260,6 +266,11 @@ yield_scales_participants = Table(
     Column("last_activity_at", BigInteger, nullable=False),
     Column("disputed", Boolean, nullable=False),
     Column("active", Boolean, nullable=False),  # False after ParticipantLeft
+    # The pool's participants(user).loyaltyTier (0 bronze, 1 silver, 2 gold) as the contract holds it:
+    # 0 on joining, re-evaluated only at checkpoints (a trader adding, a contribution update, an
+    # emergency burn, a claim), at that transaction's block time.
+    Column("loyalty_tier", Integer, nullable=False),
+    Column("tier_checkpoint_at", BigInteger, nullable=False),
     Column("updated_seq", BigInteger, nullable=False),
 )
 
@@ -276,6 +287,7 @@ yield_operations_log = Table(
     Column("amount", BigNumber),
     Column("args", Text, nullable=False),  # the event's arguments as JSON
     Index("ix_yield_operations_user_seq", "user_address", "seq"),
+    Index("ix_yield_operations_op_seq", "op", "seq"),
 )
 
 proof_of_reserves = Table(
@@ -296,6 +308,56 @@ proof_of_reserves = Table(
     Column("source", String(8), nullable=False),  # event | record | both
 )
 
+invariant_violations = Table(
+    "invariant_violations",
+    metadata,
+    Column("seq", BigInteger, primary_key=True),  # the invariant_violation record
+    Column("timestamp", BigInteger, nullable=False),
+    Column("invariant", String(32), nullable=False),
+    Column("step", BigInteger),
+    Column("actor", String(100), nullable=False),
+    Column("values_json", Text, nullable=False),  # the values that disagree, as JSON
+    Column("message", Text, nullable=False),
+)
+
+#: What the system view marks on its time axis: Bitcoin reorgs, oracle outages, fee droughts and
+#: backing windows (a user holding more rBTC than confirmed BTC, opened and closed by the backing
+#: monitor). A reorg is an instant (``ended_at == started_at``); an open window has no ``ended_at``.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("seq", BigInteger, primary_key=True),  # the record that opened it
+    Column("kind", String(16), nullable=False),  # reorg | oracle_outage | fee_drought | backing_window
+    Column("started_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger),
+    Column("user_address", ADDRESS),  # backing windows
+    Column("cause", String(16)),  # backing windows: reorg | outage | latency | unexplained
+    Column("details", Text, nullable=False),  # JSON: reorg depth and counts, a window's excess
+    Index("ix_incidents_kind_started", "kind", "started_at"),
+)
+
+#: The system over time, for charts: one row after every change of the Bitcoin tip (each ``reserves``
+#: record, which carries the chain-side reserves), after every oracle round that changed the supply,
+#: and at the world's end. The values are the indexer's exact running figures at that record.
+system_timeline = Table(
+    "system_timeline",
+    metadata,
+    Column("seq", BigInteger, primary_key=True),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("btc_height", BigInteger),
+    Column("rbtc_supply_sats", BigInteger, nullable=False),
+    Column("reserves_sats", BigInteger),  # chain-side confirmed BTC at the bound addresses (last seen)
+    Column("vault_total_wei", BigNumber, nullable=False),
+    Column("fees_total_wei", BigNumber, nullable=False),
+    Column("emergency_burns", Integer, nullable=False),
+    Column("emergency_burned_sats", BigInteger, nullable=False),
+    Column("disputes_open", Integer, nullable=False),
+    Column("disputes_accepted", Integer, nullable=False),
+    Column("disputes_rejected", Integer, nullable=False),
+    Column("yield_rate_bps", Integer, nullable=False),
+    Column("pool_participants", Integer, nullable=False),
+)
+
 #: The protocol tables, in dependency order (for rebuilds and comparisons); the meta table excluded.
 PROTOCOL_TABLES = (
     system_contracts,
@@ -310,6 +372,24 @@ PROTOCOL_TABLES = (
     yield_scales_participants,
     yield_operations_log,
     proof_of_reserves,
+    invariant_violations,
+    incidents,
+    system_timeline,
+)
+
+#: One row per committed batch of records (the indexer's own log, like ``indexer_meta`` not a
+#: protocol table: batch boundaries depend on when commits happen, so it is not part of the
+#: table digests). What the realtime stream sends, one event per row; ``counts`` is JSON: records
+#: per kind and per oracle operation in the batch.
+index_batches = Table(
+    "index_batches",
+    metadata,
+    Column("last_seq", BigInteger, primary_key=True),
+    Column("first_seq", BigInteger, nullable=False),
+    Column("latest_at", BigInteger, nullable=False),
+    Column("btc_height", BigInteger),
+    Column("evm_block", BigInteger),
+    Column("counts", Text, nullable=False),
 )
 
 VIEWS: dict[str, str] = {

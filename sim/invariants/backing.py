@@ -115,12 +115,12 @@ class BackingMonitor:
     # ------------------------------------------------------------------ the check
 
     def _bound(self, window: Window) -> int:
-        cfg = self.oracle.config
-        if window.cause == "outage":
-            return max(window.start, self.oracle.offline_until) + cfg.poll_interval_s + self.slack
-        if window.cause == "reorg":
-            return window.start + cfg.poll_interval_s + self.slack
-        return window.start + self.slack
+        """The latest time the window may still be open. Nothing is repaired while the committee is
+        offline, so for every cause the clock starts when it returns, if that is later."""
+        start = max(window.start, self.oracle.offline_until)
+        if window.cause == "latency" and start == window.start:
+            return start + self.slack
+        return start + self.oracle.config.poll_interval_s + self.slack
 
     def _end_of_instant(self) -> None:
         self._scheduled = False

@@ -17,7 +17,9 @@ as its own, so one defect is one violation per occurrence, not a cascade.
   between users (``transfer``/``transferFrom``/``approve`` never succeed; no Transfer between two
   non-zero addresses);
 * **observability**: every refused sync leaves a record that survives the transaction: a
-  ``NeedsTopUp`` event when it returns, or a revert with a decodable reason when it reverts.
+  ``NeedsTopUp`` event when the vault cannot pay an increase (the sync returns; a revert would erase
+  the event the indexer must see), or, for the refusals the rules make by reverting (the fee cap, a
+  caller without the role, a balance out of range), a revert with a decodable reason.
 
 It also counts the protocol paths the run reached (:attr:`paths`), for the coverage tables of
 ``rbtc-sim check`` and the property suite.
@@ -134,12 +136,28 @@ class ProtocolLedger:
         name = error.error_name if not isinstance(error, BareRevert) else ""
         self.paths[f"revert:{record['to']}.{record['fn']}:{name or 'no reason'}"] += 1
         if (record["to"], record["fn"]) == ("OracleAggregator", "sync"):
+            user = record["args"][0] if record["args"] else record["from"]
             if name in UNDECODABLE:
-                user = record["args"][0] if record["args"] else record["from"]
                 self.violate("observability", user, "a refused sync reverted without a decodable reason",
                              function="OracleAggregator.sync", error=repr(error))
+            elif self._rules_say_needs_topup(record):
+                self.violate("observability", user, "a sync refused for lack of prepaid fees reverted, erasing "
+                             "the NeedsTopUp the indexer must see", function="OracleAggregator.sync",
+                             error=repr(error))
             if name == "FeeCapExceeded":
                 self.paths["fee_cap"] += 1
+
+    def _rules_say_needs_topup(self, record: dict) -> bool:
+        """A committee sync of an increase the vault cannot pay (within the cap): the rules refuse it by
+        returning with NeedsTopUp, which must stay observable."""
+        args = record["args"]
+        if record["from"] != self.holders["committee"] or len(args) < 2 or not isinstance(args[1], int):
+            return False
+        user, new = args[0], args[1]
+        delta = new - self.last.get(user, 0)
+        fee = rule_fee(self.params, delta)
+        return (0 < delta and new <= INT64_MAX and fee <= self.params.max_fee_per_sync_wei
+                and self.vault.get(user, 0) < fee)
 
     def _after(self, record: dict, receipt) -> None:
         contract, function, sender, args = record["to"], record["fn"], record["from"], record["args"]

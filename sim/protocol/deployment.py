@@ -20,8 +20,6 @@ a file:
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
 
 from attrs import asdict, frozen
@@ -29,6 +27,7 @@ from eth_keys import keys
 
 from contracts_model.deployment import ACCOUNT_NAMES, Deployment, DeploymentError
 from contracts_model.protocol import DEPLOYMENT_ORDER, ROLES, SPECS
+from sim.input_files import read_json, read_toml
 
 #: The largest deployment file read (bytes); a broadcast of six contracts is a few hundred kB.
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -70,25 +69,11 @@ class DeploymentFile:
 def load_deployment(path: str | Path) -> DeploymentFile:
     """Read a TOML deployment file or a Foundry broadcast JSON; raise DeploymentError with one line."""
     path = Path(path)
-    if not path.is_file():
-        raise DeploymentError(f"{path}: no such deployment file")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise DeploymentError(f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; not a deployment file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise DeploymentError(f"{path}: not UTF-8 text") from None
     if path.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise DeploymentError(f"{path}: not valid JSON ({getattr(exc, 'msg', 'nested too deeply')})") from None
+        data = read_json(path, "deployment", MAX_FILE_BYTES, DeploymentError)
         deployment, params = _from_broadcast(data, path)
         return DeploymentFile(path, deployment, params)
-    try:
-        data = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, RecursionError) as exc:
-        raise DeploymentError(f"{path}: not valid TOML ({exc})") from None
+    data, _ = read_toml(path, "deployment", DeploymentError)
     unknown = sorted(set(data) - {"roles"})
     if unknown:
         raise DeploymentError(f"{path}: unknown table [{unknown[0]}] (a deployment file has [roles])")

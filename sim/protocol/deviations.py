@@ -28,7 +28,6 @@ the report lists every waiver with how often it applied. The file is TOML::
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +35,8 @@ from attrs import define, field, frozen
 
 from contracts_model.events import Event
 from contracts_model.protocol import DEPLOYMENT_ORDER
+from sim.input_files import read_toml
 
-MAX_FILE_BYTES = 1024 * 1024
 
 
 class DeviationError(ValueError):
@@ -142,16 +141,7 @@ def load_deviations(path: str | Path | None) -> Deviations:
     if path is None:
         return Deviations()
     path = Path(path)
-    if not path.is_file():
-        raise DeviationError(f"{path}: no such deviations file")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise DeviationError(f"{path}: larger than 1 MB; not a deviations file")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise DeviationError(f"{path}: not UTF-8 text") from None
-    except (tomllib.TOMLDecodeError, RecursionError) as exc:
-        raise DeviationError(f"{path}: not valid TOML ({exc})") from None
+    data, _ = read_toml(path, "deviations", DeviationError)
     unknown = sorted(set(data) - {"deviation"})
     if unknown:
         raise DeviationError(f"{path}: unknown key {unknown[0]!r} (a deviations file has [[deviation]] tables)")

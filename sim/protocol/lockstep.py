@@ -209,6 +209,7 @@ class LockstepBackend(Backend):
             return self.right.transact(sender, contract, function, args, value)
         action = f"{sender} -> {contract}.{function}{args!r}" + (f" value={value}" if value else "")
         b = _outcome(lambda: self.right.transact(sender, contract, function, args, value))
+        a = None
         if self.comparing:
             self.step += 1
             a = _outcome(lambda: self.left.transact(sender, contract, function, args, value))
@@ -218,7 +219,7 @@ class LockstepBackend(Backend):
             self.journal.append((self.journal_step, action, _summarize(b)))
         if b[0] != "ok":
             raise b[1]
-        if b[1].gas is None and a[0] == "ok" and isinstance(a[1], Receipt) and a[1].gas is not None:
+        if b[1].gas is None and a is not None and a[0] == "ok" and isinstance(a[1], Receipt) and a[1].gas is not None:
             return evolve(b[1], gas=a[1].gas)  # the gas of whichever side meters it
         return b[1]
 

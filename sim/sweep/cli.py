@@ -9,20 +9,16 @@ one line on stderr says what and where), 3 the harness failed (a crash report), 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 from sim.config import BACKENDS
-from sim.scenario import ScenarioError
 
 from sim.exits import BAD_INPUT as EXIT_BAD_INPUT
 from sim.exits import INTERRUPTED as EXIT_INTERRUPTED
 from sim.exits import OK as EXIT_CLEAN
 from sim.exits import VIOLATION as EXIT_VIOLATION
-from sim.exits import BadInput, guarded
+from sim.exits import bad_input_errors, guarded, one_line, sigterm_as_interrupt
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,44 +41,29 @@ def cmd_sweep(args) -> int:
                      backend=getattr(args, "backend", None))
 
 
-@contextmanager
-def _sigterm_as_interrupt():
-    """A ``kill`` stops the sweep like Ctrl-C does: workers terminated, finished runs kept."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run_sweep(path: str, out: str | None = None, workers: int | None = None, scheduler: str | None = None, *,
               restart: bool = False, backend: str | None = None) -> int:
     """Load, validate and run a sweep; print where the results are. Returns the exit status (module docstring)."""
     from sim.run import REPORTS_DIR
     from sim.sweep.driver import execute_sweep
+    from sim.sweep.execute import check_workers
     from sim.sweep.spec import format_value, load_sweep
     from sim.world import require_backend
 
     out_dir = None
     try:
+        check_workers(workers)
         sweep = load_sweep(path, backend)
         require_backend(sweep.backend)  # exit 2 now, not in every worker, if revm cannot load here
         out_dir = Path(out) if out else REPORTS_DIR / f"sweep-{sweep.name}"
         if workers is not None and scheduler:
             print("note: --workers is ignored with --scheduler (the cluster's workers run the sweep)", file=sys.stderr)
         command = f"rbtc-sim sweep {path} --out {out_dir}" + (f" --backend {backend}" if backend else "")
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             result = execute_sweep(sweep, out_dir, workers=workers, scheduler=scheduler, restart=restart,
                                    command=command)
-    except (ScenarioError, BadInput) as exc:
-        print(f"rbtc-sim: error: {exc}", file=sys.stderr)
+    except bad_input_errors() as exc:
+        print(f"rbtc-sim: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         where = f" in {out_dir / 'runs'}" if out_dir is not None else ""

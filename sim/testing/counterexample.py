@@ -129,11 +129,10 @@ def run_machine(machine: type[ProtocolMachine], *, examples: int, steps: int, se
 
 def load(path: str | Path) -> dict:
     """Read a counterexample file (a ValueError with one line if it is not one)."""
+    from sim.input_files import MAX_PROOF_BYTES, read_json
+
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ValueError(f"{path}: not a counterexample file ({type(exc).__name__})") from None
+    data = read_json(path, "counterexample", MAX_PROOF_BYTES, ValueError)
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("steps"), list):
         raise ValueError(f"{path}: not a counterexample file (expected format {FORMAT!r})")
     return data

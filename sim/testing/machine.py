@@ -285,7 +285,13 @@ class ProtocolMachine(RuleBasedStateMachine):
             self._path("fee_cap")
             self._expect(errors.FeeCapExceeded, "fees", c.sync, user, target)
             return
-        receipt = c.sync(user, target)
+        try:
+            receipt = c.sync(user, target)
+        except errors.ContractRevert as exc:
+            if vault < fee and delta > 0:  # the rules refuse it with an observable NeedsTopUp, not a revert
+                raise InvariantFailure("observability", "a sync refused for lack of prepaid fees reverted, erasing "
+                                       "NeedsTopUp", {"error": repr(exc), "delta": delta, "fee": fee}) from exc
+            raise
         self._tally(receipt)
         names = [e.name for e in receipt.events]
         if vault < fee and delta < 0:

@@ -33,7 +33,7 @@ def pytest_addoption(parser):
     group.addoption("--rbtc-deployment", metavar="FILE",
                     help="who holds each role: a TOML [roles] file or a Foundry broadcast run-latest.json")
     group.addoption("--rbtc-deviations", metavar="FILE", help="declared differences the lockstep comparison waives")
-    group.addoption("--rbtc-budget", choices=("quick", "ci", "deep"), default="quick",
+    group.addoption("--rbtc-budget", choices=("smoke", "quick", "ci", "deep"), default="quick",
                     help="examples x steps of the property suites (default quick)")
     group.addoption("--rbtc-evm", choices=("pyevm", "revm"),
                     help="the EVM the build runs on (default: revm where it loads, else pyevm)")

@@ -41,21 +41,35 @@ class Budget:
     world_days: float
 
 
-#: Sized for revm (the default EVM of a check where it loads); on py-evm a budget takes about 30x as long
-#: in the suites and 5x in the worlds.
+#: Sized for revm (the default EVM of a check where it loads): on the 2-core machine ``quick`` takes about
+#: a minute and ``ci`` about five; on py-evm the suites take about 30x as long and the worlds 5x.
+#: ``smoke`` is for the harness's own CI tests (the mutant subset), a few seconds per build.
 BUDGETS = {
-    "quick": Budget("quick", examples=50, steps=40, world_users=60, world_days=1.0),
-    "ci": Budget("ci", examples=300, steps=50, world_users=300, world_days=3.0),
-    "deep": Budget("deep", examples=2_000, steps=80, world_users=1_000, world_days=7.0),
+    "smoke": Budget("smoke", examples=30, steps=30, world_users=40, world_days=1.0),
+    "quick": Budget("quick", examples=150, steps=50, world_users=300, world_days=3.0),
+    "ci": Budget("ci", examples=1_000, steps=60, world_users=500, world_days=4.0),
+    "deep": Budget("deep", examples=5_000, steps=80, world_users=1_000, world_days=7.0),
 }
 
 
-def machines(build: Build, has_configure_yield: bool = True) -> tuple[dict[str, type[ProtocolMachine]], dict[str, str]]:
+def yield_not_configurable(build: Build) -> str | None:
+    """Why ``build``'s yield parameters cannot be set (None when they can)."""
+    from contracts_model.deployment import DEPLOYMENT_ORDER
+
+    if build.deployment.holder("pool_oracle") in DEPLOYMENT_ORDER:
+        return f"the pool's oracle is the contract {build.deployment.holder('pool_oracle')}, which cannot configureYield"
+    if not build.evm_backend(SUITES["testnet"]).has_function("YieldScalesPool", "configureYield"):
+        return "the build has no configureYield, so its yield parameters cannot be set"
+    return None
+
+
+def machines(build: Build) -> tuple[dict[str, type[ProtocolMachine]], dict[str, str]]:
     """The suite machines for ``build``, and the suites skipped with why."""
     chosen, skipped = {}, {}
+    why_not = yield_not_configurable(build)
     for name, params in SUITES.items():
-        if params.yield_params is not None and not has_configure_yield:
-            skipped[name] = "the build has no configureYield, so its yield parameters cannot be set"
+        if params.yield_params is not None and why_not:
+            skipped[name] = why_not
             continue
         chosen[name] = machine_for(build, params, name="".join(part.title() for part in name.split("_")))
     return chosen, skipped

@@ -213,13 +213,17 @@ def _check_pool(conn, port, problems: list[str]) -> None:
     for row in rows:
         user = row["user_address"]
         participant = port.call("YieldScalesPool", "getParticipant", (user,))
-        ptype, usdt, rbtc, _earned, claimed, joined, _last, _tier = participant
-        expected = ("trader" if ptype == 1 else "bitcoin_holder", usdt, rbtc, claimed, joined)
+        ptype, usdt, rbtc, _earned, claimed, joined, _last, tier = participant
+        expected = ("trader" if ptype == 1 else "bitcoin_holder", usdt, rbtc, claimed, joined, tier)
         got = (row["participant_type"], row["virtual_usdt"], row["rbtc_contributed_sats"], row["yield_claimed"],
-               row["joined_at"])
+               row["joined_at"], row["loyalty_tier"])
         if got != expected:
-            problems.append(f"yield-status {user}: (type, usdt, rbtc, claimed, joined) {got} indexed, "
+            problems.append(f"yield-status {user}: (type, usdt, rbtc, claimed, joined, tier) {got} indexed, "
                             f"{expected} on chain")
+        api_tier = queries.yield_status(conn, user)["loyalty_tier"]
+        if api_tier is None or queries.TIERS.index(api_tier["name"]) != tier:
+            problems.append(f"yield-status {user}: the API's tier {api_tier and api_tier['name']}, "
+                            f"participants(user).loyaltyTier {tier} on chain")
         disputed = port.call("YieldScalesPool", "isDisputed", (user,))
         if row["disputed"] != bool(disputed):
             problems.append(f"yield-status {user}: disputed={row['disputed']} indexed, isDisputed={disputed} on chain")
