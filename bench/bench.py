@@ -104,7 +104,7 @@ def _time_world(backend: str, users: int, days: int):
     seconds = time.perf_counter() - start
     print(f"  {backend:<6} {users:>6} users x {days} days  {seconds:>7.1f} s  {days / seconds:>7.2f} sim days/s"
           f"  {world.log.count / seconds:>9,.0f} events/s  ({world.log.count:,} events, "
-          f"{world.metrics.ops['sync']:,} syncs, {len(world.monitor.violations)} violations)")
+          f"{world.metrics.ops['sync']:,} syncs, {world.violations.count} violations)")
     return seconds, world.log.count
 
 
@@ -133,13 +133,17 @@ def _register_optional_sections() -> None:
     from bench.bench_sweep import add_arguments as sweep_arguments
     from bench.bench_sweep import bench_sweep
 
+    from bench.bench_scale import add_arguments as scale_arguments
+    from bench.bench_scale import bench_scale
+
     from bench.bench_estimate import add_arguments as estimate_arguments
     from bench.bench_estimate import bench_estimate
 
     SECTIONS["api"] = bench_api
     SECTIONS["sweep"] = bench_sweep
+    SECTIONS["scale"] = bench_scale
     SECTIONS["estimate"] = bench_estimate
-    OPTIONS.extend((api_arguments, sweep_arguments, estimate_arguments))
+    OPTIONS.extend((api_arguments, sweep_arguments, scale_arguments, estimate_arguments))
 
 
 OPTIONS: list = []

@@ -41,6 +41,11 @@ HOUR = 3_600
 BACKENDS = ("model", "evm", "revm", "lockstep", "lockstep-revm")
 #: The EVM engine each backend runs bytecode on (None: none, the models only).
 ENGINE_OF = {"model": None, "evm": "pyevm", "revm": "revm", "lockstep": "pyevm", "lockstep-revm": "revm"}
+#: Which world engine runs a scenario: per-event objects (any backend) or batched arrays (sim/fast,
+#: the models' semantics). Not to be confused with the EVM engine of a backend (ENGINE_OF).
+ENGINES = ("reference", "fast")
+#: What a run writes: every record to events.jsonl, or only the summary, metrics and report.
+LOGS = ("full", "summary")
 #: Bitcoin networks (address prefixes): mainnet (bc), testnet (tb), regtest (bcrt).
 NETWORKS = tuple(_PREFIXES)
 
@@ -248,11 +253,18 @@ def _capped(caps: dict, name: str, value: int, field: str) -> None:
         raise InvalidValue(field, value, f"at most {_bound(cap)} {unit}")
 
 
-def check_yield_param(name: str, value) -> None:
-    """One yield parameter on its own: its on-chain type and the simulation's cap (sweeps check the
-    values they vary with this before building any point)."""
-    attrs.fields_dict(YieldParams)[name].validator(None, SimpleNamespace(name=name), value)
-    _capped(YIELD_CAPS, name, value, name)
+#: The caps a world holds the fields of these classes to (see ``_protocol`` below).
+_CAPS = {ProtocolParams: PROTOCOL_CAPS, YieldParams: YIELD_CAPS}
+
+
+def check_field(cls, name: str, value) -> None:
+    """One field of config class ``cls`` on its own: its validator and the simulation's cap, none of the
+    checks across fields (sweeps check every value they vary with this before building any point)."""
+    validator = attrs.fields_dict(cls)[name].validator
+    if validator is not None:
+        validator(None, SimpleNamespace(name=name), value)
+    if name in _CAPS.get(cls, {}):
+        _capped(_CAPS[cls], name, value, name)
 
 
 def _protocol(instance, attribute, params):
@@ -280,6 +292,9 @@ class WorldConfig:
     users: int = field(default=100, validator=integer(1, MAX_USERS))
     duration_s: int = field(default=7 * DAY, validator=positive_seconds)
     backend: str = field(default="model", validator=one_of(BACKENDS))  # one of BACKENDS
+    # reference | fast (sim/fast: batched, the models' semantics; see FAST_ENGINE_REFUSES)
+    engine: str = field(default="reference", validator=one_of(ENGINES))
+    log: str = field(default="full", validator=one_of(LOGS))  # full | summary (no events.jsonl)
     params: ProtocolParams = field(default=PRESETS["testnet"], validator=_protocol)
     preset: str | None = field(default="testnet", validator=_optional(one_of(tuple(PRESETS))))
     # compiled artifacts to load instead of the project's own (EVM backends)
@@ -308,11 +323,38 @@ class WorldConfig:
             if event.at_s >= self.duration_s:
                 raise InvalidValue(f"schedule[{i}].at_s", event.at_s,
                                    f"a time before the end of the world ({self.duration_s:,} s)")
+        if self.engine == "fast":
+            _fast_engine_can_run(self)
         guess = estimate(self)
         if guess.records > MAX_EVENTS:
             raise InvalidValue(ESTIMATED_EVENTS, Described(guess.describe()),
                                f"a run of at most {MAX_EVENTS:,} estimated events (fewer users, a shorter "
                                "duration or lower rates)")
+
+
+#: What the fast engine (sim/fast) does not model, as (field, is it asked for, what to use instead). It
+#: runs the models' semantics on the project's own wiring and never sends the adversary's probes; a
+#: world that asks for any of these is refused rather than run without it.
+FAST_ENGINE_REFUSES = (
+    ("backend", lambda c: c.backend != "model",
+     '"model" with engine = "fast" (the fast engine runs the models\' semantics itself; '
+     'other backends need engine = "reference")'),
+    ("deployment_file", lambda c: c.deployment_file is not None,
+     'no deployment file with engine = "fast" (it runs the project\'s own wiring; use engine = "reference")'),
+    ("deviations_file", lambda c: c.deviations_file is not None,
+     'no deviations file with engine = "fast" (it runs the project\'s own wiring; use engine = "reference")'),
+    ("adversary.probes_per_day", lambda c: c.adversary.probes_per_day > 0,
+     '0 with engine = "fast" (the fast engine sends no probes; use engine = "reference")'),
+)
+
+
+def _fast_engine_can_run(config: WorldConfig) -> None:
+    for name, asked, expected in FAST_ENGINE_REFUSES:
+        if asked(config):
+            value = config
+            for part in name.split("."):
+                value = getattr(value, part)
+            raise InvalidValue(name, value, expected)
 
 
 def _typed(attribute, value, cls) -> None:

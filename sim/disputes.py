@@ -184,12 +184,17 @@ class Disputes:
                     self.file_frivolous(user.address)
 
     def summary(self) -> dict:
-        resolved = [d for d in self.all if d.resolved_at is not None]
-        return {
-            "filed": len(self.all),
-            "accepted": sum(d.state == "accepted" for d in self.all),
-            "rejected": sum(d.state == "rejected" for d in self.all),
-            "open": len(self.open),
-            "onchain": sum(d.onchain for d in self.all),
-            "max_resolution_s": max((d.resolved_at - d.filed_at for d in resolved), default=None),
-        }
+        return summarize(self.all, len(self.open))
+
+
+def summarize(disputes: list, still_open: int) -> dict:
+    """The run summary's ``disputes``: counts by outcome and the longest resolution (both engines)."""
+    resolved = [d for d in disputes if d.resolved_at is not None]
+    return {
+        "filed": len(disputes),
+        "accepted": sum(d.state == "accepted" for d in disputes),
+        "rejected": sum(d.state == "rejected" for d in disputes),
+        "open": still_open,
+        "onchain": sum(d.onchain for d in disputes),
+        "max_resolution_s": max((d.resolved_at - d.filed_at for d in resolved), default=None),
+    }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 import os
 import shutil
 import time
@@ -82,6 +83,8 @@ def reproduce_command(scenario: Scenario, run_dir: Path | None = None) -> str:
     c = scenario.config
     source = f"{run_dir}/scenario.toml" if run_dir is not None else (str(scenario.path) if scenario.path else scenario.name)
     command = f"rbtc-sim run {source} --seed {c.seed} --backend {c.backend}"
+    if c.engine != "reference":
+        command += f" --engine {c.engine}"
     if c.contracts_dir:
         command += f" --contracts {c.contracts_dir}"
     if c.deployment_file:
@@ -91,11 +94,38 @@ def reproduce_command(scenario: Scenario, run_dir: Path | None = None) -> str:
     return command
 
 
-def _percentile(values: list[int], q: float) -> int | None:
+def _percentile(values, q: float) -> int | None:
+    """``sorted(values)[round(q * (n - 1))]``; ``values`` is a list or a Counter of value -> count."""
     if not values:
         return None
+    if isinstance(values, Counter):
+        n = sum(values.values())
+        index = min(n - 1, int(q * (n - 1) + 0.5))
+        seen = 0
+        for value in sorted(values):
+            seen += values[value]
+            if seen > index:
+                return value
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+
+
+def make_log(config: WorldConfig, path: Path | None):
+    """The event log the config's engine writes (to ``path``; None keeps no file)."""
+    if config.engine == "fast":
+        from sim.fast.records import FastLog
+
+        return FastLog(path)
+    return EventLog(path, keep=False)
+
+
+def make_world(config: WorldConfig, log):
+    """The world of the config's engine: :class:`sim.world.World` or :class:`sim.fast.world.FastWorld`."""
+    if config.engine == "fast":
+        from sim.fast.world import FastWorld
+
+        return FastWorld(config, log=log)
+    return World(config, log=log)
 
 
 class MetricsWriter:
@@ -122,6 +152,8 @@ def summarize(scenario: Scenario, world: World | None, log: EventLog, *, complet
         "scenario": scenario.name,
         "seed": c.seed,
         "backend": c.backend,
+        "engine": c.engine,
+        "log": c.log,
         "digest": log.digest,
         "complete": complete,
         "interrupted": interrupted,
@@ -193,7 +225,8 @@ def execute(scenario: Scenario, out_dir: Path | None = None, *,
     prepare_run_dir(run_dir, overwrite=overwrite)
     (run_dir / "scenario.toml").write_text(dump(scenario), encoding="utf-8")
     started = time.perf_counter()
-    log = EventLog(run_dir / "events.jsonl", keep=False)
+    config = scenario.config
+    log = make_log(config, run_dir / "events.jsonl" if config.log == "full" else None)
     summary_path = run_dir / "summary.json"
     write_json(summary_path, summarize(scenario, None, log, complete=False, interrupted="running",
                                        wall_clock_s=0.0, run_dir=run_dir))
@@ -201,7 +234,7 @@ def execute(scenario: Scenario, out_dir: Path | None = None, *,
     metrics_out = MetricsWriter(run_dir / "metrics.csv")
     interrupted: str | None = "crashed before the world was built"
     try:
-        world = World(scenario.config, log=log)
+        world = make_world(config, log)
         world.metrics.on_row.append(metrics_out)
         if on_world is not None:
             on_world(world)
@@ -242,15 +275,22 @@ def _report(run_dir: Path, summary: dict) -> None:
 
 def with_overrides(scenario: Scenario, *, seed: int | None = None, backend: str | None = None,
                    contracts_dir: str | None = None, deployment_file: str | None = None,
-                   deviations_file: str | None = None) -> Scenario:
-    """The scenario with command-line overrides; a value the config refuses is bad input naming the flag."""
+                   deviations_file: str | None = None, engine: str | None = None, log: str | None = None) -> Scenario:
+    """The scenario with command-line overrides; a value the config refuses is bad input naming the flag
+    (or, when the flags make a value the scenario set unusable, naming the flags and that value)."""
     given = {"seed": seed, "backend": backend, "contracts_dir": contracts_dir, "deployment_file": deployment_file,
-             "deviations_file": deviations_file}
+             "deviations_file": deviations_file, "engine": engine, "log": log}
     changes = {name: value for name, value in given.items() if value is not None}
+    flags = {name: "--" + {"contracts_dir": "contracts", "deployment_file": "deployment",
+                           "deviations_file": "deviations"}.get(name, name) for name in changes}
+    if engine == "fast" and backend is None:
+        changes["backend"] = "model"  # the fast engine runs the models' semantics
     try:
         config: WorldConfig = attrs.evolve(scenario.config, **changes)
     except InvalidValue as exc:
-        flag = "--" + {"contracts_dir": "contracts", "deployment_file": "deployment",
-                       "deviations_file": "deviations"}.get(exc.field, exc.field)
-        raise BadInput(f"{flag} {show(changes.get(exc.field, exc.value))}: expected {exc.expected}") from None
+        if exc.field in flags:
+            raise BadInput(f"{flags[exc.field]} {show(changes[exc.field])}: expected {exc.expected}") from None
+        shown = " ".join(f"{flag} {changes[name]}" for name, flag in flags.items())
+        raise BadInput(f"{shown}: the scenario's {exc.field} must be {exc.expected}, "
+                       f"got {show(exc.value)}") from None
     return attrs.evolve(scenario, config=config)

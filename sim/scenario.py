@@ -10,7 +10,7 @@ here: one line naming the file, the table and key, the value and what was expect
 Layout::
 
     [scenario]   name, description, expected          (free text; `expected` is the story's outcome)
-    [world]      seed, users, duration, backend, evm_block_time_s, contracts_dir
+    [world]      seed, users, duration, backend, engine, log, evm_block_time_s, contracts_dir
     [protocol]   preset = "testnet" | "fixed_fee", and/or pct_bps, fixed_wei, wei_per_sat,
                  min_confirmations, max_fee_per_sync_wei
     [protocol.yield]  base_rate, max_rate, silver_after, gold_after, *_multiplier
@@ -55,6 +55,7 @@ from sim.config import (
     ScheduledEvent,
     WorldConfig,
     YieldConfig,
+    check_field,
 )
 from sim.exits import BadInput
 from sim.input_files import read_toml
@@ -345,6 +346,52 @@ def _event(item: dict, where: str) -> ScheduledEvent:
             params[name] = coerce(item[key], annotation, f"{where} {key}", key)
     with _located(_table_locator(where, item)):
         return ScheduledEvent(kind, at, params)
+
+
+def _field_at(path: list, data: dict):
+    """The field a document path names, as ``(check, annotation)``: ``check(value)`` raises
+    :class:`InvalidValue`; None when the path names no field (the parser then says why)."""
+    head, rest = path[0], path[1:]
+    if head == "events" and len(rest) == 2 and isinstance(rest[0], int):
+        events = data.get("events")
+        item = events[rest[0]] if isinstance(events, list) and rest[0] < len(events) else None
+        key = _FIELD_KEY.get(rest[1], rest[1])
+        if key == "at_s":
+            return (lambda v: check_field(ScheduledEvent, "at_s", v)), int
+        spec = EVENT_PARAMS.get(item.get("kind")) if isinstance(item, dict) and isinstance(item.get("kind"), str) else None
+        if spec is None or key not in spec:
+            return None
+        kind_type, _, check = spec[key]
+        return (lambda v: check(None, types.SimpleNamespace(name=key), v)), \
+            tuple[int, int] if kind_type is tuple else kind_type
+    if head == "protocol" and len(rest) == 2 and rest[0] == "yield":
+        cls, name = YieldParams, rest[1]
+    elif head == "protocol" and len(rest) == 1:
+        cls, name = ProtocolParams, rest[0]
+    elif head == "world" and len(rest) == 1 and _FIELD_KEY.get(rest[0], rest[0]) not in _NOT_WORLD_KEYS:
+        cls, name = WorldConfig, _FIELD_KEY.get(rest[0], rest[0])
+    elif head in TABLES and len(rest) == 1:
+        cls, name = TABLES[head], rest[0]
+    else:
+        return None
+    if name not in attrs.fields_dict(cls):
+        return None
+    return (lambda v: check_field(cls, name, v)), typing.get_type_hints(cls)[name]
+
+
+def check_value(path: list, value, where: str, data: dict) -> None:
+    """One value for the key at ``path`` of scenario document ``data`` (``["agents", "spend_per_day"]``,
+    ``["protocol", "yield", "base_rate"]``, ``["events", 0, "depth"]``) checked on its own, as the parser
+    checks that key: its field's type, validator and cap, but none of the checks across fields (those run
+    when the whole document is parsed). A path that names no field is left to :func:`parse`."""
+    target = _field_at(path, data)
+    if target is None:
+        return
+    check, annotation = target
+    try:
+        check(coerce(value, annotation, where, str(path[-1])))
+    except InvalidValue as exc:
+        raise ScenarioError(f"{where}: expected {exc.expected}, got {show(value)}") from None
 
 
 def builtins() -> list[Scenario]:

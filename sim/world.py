@@ -251,6 +251,10 @@ class World:
     def dispute_summary(self) -> dict:
         return self.disputes.summary()
 
+    def yield_rate(self) -> int | None:
+        """The pool's current rate in basis points."""
+        return self._read(lambda: self.port.call("YieldScalesPool", "calculateYieldRate"))
+
     def _read(self, read: Callable, default=None):
         """A figure read through the port for the summary; a revert (a defect in the build) gives ``default``."""
         try:

@@ -40,7 +40,9 @@ BACKENDS = ("model", "revm", "evm")
 def test_every_built_in_has_a_ci_size():
     from sim.scenario import builtins
 
-    assert sorted(SHORT) == sorted(s.name for s in builtins())
+    # built-ins on the fast engine run the models only; tests/test_fast_engine.py compares them with the
+    # reference engine on shared traces
+    assert sorted(SHORT) == sorted(s.name for s in builtins() if s.config.engine == "reference")
 
 
 @pytest.mark.parametrize("name", sorted(SHORT))

@@ -6,8 +6,10 @@ import json
 import os
 from pathlib import Path
 
+import attrs
 import pytest
 
+from sim.config import DAY
 from sim.scenario import ScenarioError, builtins, dump, load, parse, parse_duration
 
 DIGESTS = Path(__file__).with_name("digests.json")
@@ -92,12 +94,13 @@ def test_every_built_in_validates_and_round_trips_through_toml(tmp_path):
                                                                     scenario.expected)
 
 
-@pytest.mark.parametrize("name", sorted(s.name for s in builtins()))
+@pytest.mark.parametrize("name", sorted(s.name for s in builtins() if s.config.engine == "reference"))
 def test_built_in_scenarios_keep_their_pinned_digest_and_expected_outcome(name, builtin_run):
     """Same scenario + same seed = same digest, on any machine: pinned in tests/digests.json.
 
     After an intended change of behaviour, refresh the pins with
     `RBTC_UPDATE_DIGESTS=1 .venv/bin/python -m pytest tests/test_scenarios.py -k pinned`.
+    Scenarios on the fast engine are pinned (shortened) in tests/test_fast_engine.py.
     """
     summary, _ = builtin_run(name)
     pinned = json.loads(DIGESTS.read_text()) if DIGESTS.exists() else {}
@@ -240,9 +243,17 @@ def test_the_simulated_world_never_deposits_more_than_21_million_btc():
 
 
 @pytest.mark.parametrize("name", sorted(s.name for s in builtins()))
-def test_the_estimate_of_every_built_in_is_within_a_factor_of_two(name, builtin_run):
+def test_the_estimate_of_every_built_in_is_within_a_factor_of_two(name, builtin_run, tmp_path):
+    """Research-scale scenarios (the fast engine's) are checked shortened to 1,000 users and two weeks,
+    on their own engine, whose event count is the reference's (README "Counting events")."""
     from sim.estimate import estimate
+    from sim.run import execute
 
-    summary, _ = builtin_run(name)
-    guess = estimate(load(name).config)
+    scenario = load(name)
+    if scenario.config.engine == "reference":
+        summary, _ = builtin_run(name)
+    else:
+        scenario = attrs.evolve(scenario, config=attrs.evolve(scenario.config, users=1_000, duration_s=14 * DAY))
+        summary, _ = execute(scenario, tmp_path / "run", report=False)
+    guess = estimate(scenario.config)
     assert 0.5 <= guess.records / summary["events"] <= 2, (guess.records, summary["events"])

@@ -88,7 +88,8 @@ BAD = [
     (TINY.replace("base_rate = [300, 500]", "base_rate = { min = 100, max = 900, steps = 3 }")
      + "[design]\nkind = 'latin'\ncount = 4\n", r"base_rate steps: steps only apply to grid designs"),
     (TINY + "[design]\nkind = 'random'\n", r"\[design\]: a random design needs count"),
-    (TINY + "[design]\nkind = 'sobol'\n", r"\[design\] kind: expected one of grid, random, latin, got 'sobol'"),
+    (TINY + "[design]\nkind = 'sobul'\n",
+     r"\[design\] kind: expected one of grid, random, latin, sobol, morris, got 'sobul'"),
     (TINY.replace("seeds = 2", "seeds = 0"), r"\[sweep\] seeds: expected a count of seeds in \[1, 100,000\], got 0"),
     (TINY.replace("seeds = 2", "seeds = [1, 1]"), r"\[sweep\] seeds: expected distinct seeds"),
     (TINY.replace("users = 15", "users = 15\nseed = 4"), r"world.seed: set by the sweep"),
@@ -102,7 +103,7 @@ BAD = [
     (TINY.replace('scenario = "yield_season"', 'scenario = "no_such_world"'),
      r"\[sweep\] scenario: no_such_world: not a scenario file"),
     (TINY.replace("bronze_multiplier = [110, 150]", 'silver_after = ["400d"]'),
-     r"point base_rate-300_silver_after-400d: gold_after: expected at least silver_after"),
+     r"point base_rate-300_silver_after-400d: \[protocol.yield\] gold_after: expected at least silver_after"),
     # every varied value, seed and design seed is checked like the field it sets, before any point is built
     (TINY.replace("base_rate = [300, 500]", "base_rate = [300, 9_000_000_000_000_000_000]"),
      r"\[vary\] base_rate values\[1\]: expected at most 10,000 basis points"),
@@ -250,6 +251,21 @@ def test_an_interrupted_sweep_resumes_with_only_the_missing_runs(tiny, tmp_path)
     assert "1 of the runs reused" in notes.getvalue() and "other simulator code" in notes.getvalue()
 
 
+def test_damaged_run_files_are_run_again(tiny, tmp_path):
+    """Binary, list-shaped or metric-less run files (read bounded, never trusted) are run again, not a crash."""
+    path, one, _ = tiny
+    out = tmp_path / "damaged"
+    shutil.copytree(one, out)
+    runs = sorted((out / "runs").glob("*.json"))
+    runs[0].write_bytes(b"\xff\x00 not json")
+    runs[1].write_text("[1, 2]")
+    record = json.loads(runs[2].read_text())
+    runs[2].write_text(json.dumps(dict(record, metrics=5)))
+    again = execute_sweep(load_sweep(str(path)), out, workers=1, stream=io.StringIO())
+    assert again.executed == 3 and again.reused == len(runs) - 3 and again.complete
+    same_outputs(one, out)
+
+
 def test_a_changed_sweep_file_is_refused_extended_or_restarted(tiny, tmp_path, capsys):
     path, one, _ = tiny
     out = tmp_path / "changed"
@@ -372,8 +388,22 @@ def test_exit_status_and_progress(tiny, tmp_path, monkeypatch, capsys):
 def test_the_built_in_example_validates():
     sweep = load_sweep("yield_example")
     assert sweep.path == ROOT / "scenarios" / "sweeps" / "yield_example.toml"
-    assert 6 <= len(sweep.points) <= 12 and len(sweep.seeds) == 3 and sweep.backend == "model"
-    assert sweep.scenario.config.duration_s >= 181 * 86_400  # long enough for Silver
+    assert 6 <= len(sweep.points) <= 12 and len(sweep.seeds) == 2 and sweep.backend == "model"
+    assert sweep.engine == "fast" and sweep.scenario.config.engine == "fast"  # sweeps default to the fast engine
+    assert sweep.scenario.config.users >= 1_000  # research size: thousands of holders…
+    assert sweep.scenario.config.duration_s >= 366 * 86_400  # …for a year: long enough for Gold
+
+
+def test_a_sweep_can_ask_for_the_reference_engine(tmp_path):
+    path = tmp_path / "ref.toml"
+    path.write_text('[sweep]\nname = "ref"\nscenario = "yield_season"\nengine = "reference"\n'
+                    '[vary]\nbase_rate = [400]\n[objective]\nmetric = "holder_apy_mean"\n')
+    sweep = load_sweep(str(path))
+    assert sweep.engine == "reference" and sweep.scenario.config.engine == "reference"
+    path.write_text('[sweep]\nname = "bad"\nscenario = "yield_season"\nbackend = "evm"\nengine = "fast"\n'
+                    '[vary]\nbase_rate = [400]\n[objective]\nmetric = "holder_apy_mean"\n')
+    with pytest.raises(ScenarioError, match="fast engine"):
+        load_sweep(str(path))
 
 
 def test_unreadable_sweep_files_and_bad_worker_counts_exit_2_with_one_line(tmp_path, capsys):
@@ -394,8 +424,10 @@ def test_unreadable_sweep_files_and_bad_worker_counts_exit_2_with_one_line(tmp_p
 
 
 def test_backend_override_runs_the_same_sweep_on_revm(tmp_path):
-    """`sweep --backend revm`: another sweep (its own base hash), the same per-run figures as the models."""
-    one = TINY.replace("seeds = 2", "seeds = 1").replace("bronze_multiplier = [110, 150]", "bronze_multiplier = [110]")
+    """`sweep --backend revm`: another sweep (its own base hash), the same per-run figures as the models
+    (on the reference engine: the fast engine draws its worlds differently)."""
+    one = TINY.replace("seeds = 2", "seeds = 1\nengine = \"reference\"").replace("bronze_multiplier = [110, 150]",
+                                                                              "bronze_multiplier = [110]")
     path = write(tmp_path, one)
     model, revm = load_sweep(str(path)), load_sweep(str(path), "revm")
     assert (model.backend, revm.backend) == ("model", "revm") and model.base_hash != revm.base_hash

@@ -32,7 +32,7 @@ def top(run: Run) -> tuple:
         detail += " Everything below covers only what was written before it stopped."
         blocks.append(Banner("warn", "INCOMPLETE RUN", detail))
     problems = [p for p in (run.summary.problem, run.metrics.problem) if p]
-    if not run.events.present:
+    if not run.events.present and run.summary.get("log") != "summary":
         problems.append("events.jsonl is missing")
     if run.events.unreadable:
         problems.append(f"{fmt.plural(run.events.unreadable, 'line')} of events.jsonl could not be parsed "
@@ -67,7 +67,7 @@ def section(run: Run) -> Section:
     facts = Facts((
         ("Scenario", str(s.get("scenario", default=run.dir.name))),
         ("Seed", fmt.integer(s.get("seed", default=(run.events.world_start or {}).get("seed")))),
-        ("Backend", str(s.get("backend", default="?"))),
+        ("Backend", str(s.get("backend", default="?")) + (" (fast engine)" if s.get("engine") == "fast" else "")),
         ("Users", fmt.integer(_users(run))),
         ("Simulated", simulated),
         ("Wall clock", fmt.duration(wall) if wall is not None and wall >= 60 else
@@ -78,8 +78,14 @@ def section(run: Run) -> Section:
         *((("Preset", Code(str(preset))),) if preset else ()),
     ))
     blocks = [facts]
-    if digest:
+    if digest and s.get("engine") == "fast":
+        blocks.append(Paragraph(f"Full digest (SHA-256 of the fast engine's canonical record batches): {digest}",
+                                muted=True))
+    elif digest:
         blocks.append(Paragraph(f"Full digest (SHA-256 of events.jsonl): {digest}", muted=True))
+    if s.get("log") == "summary":
+        blocks.append(Paragraph("No event log was written (log = summary): the timeline and event plots are "
+                                "left out; the metrics and the summary are complete.", muted=True))
     blocks.append(params_table(s.get("params", default={})))
     return Section("run", "The run", tuple(blocks))
 

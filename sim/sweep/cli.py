@@ -18,10 +18,7 @@ from sim.exits import BAD_INPUT as EXIT_BAD_INPUT
 from sim.exits import INTERRUPTED as EXIT_INTERRUPTED
 from sim.exits import OK as EXIT_CLEAN
 from sim.exits import VIOLATION as EXIT_VIOLATION
-from sim.exits import BadInput, bad_input_errors, guarded, one_line, sigterm_as_interrupt
-
-#: The most local worker processes a sweep starts (each is a whole simulator).
-MAX_WORKERS = 256
+from sim.exits import bad_input_errors, guarded, one_line, sigterm_as_interrupt
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,13 +46,13 @@ def run_sweep(path: str, out: str | None = None, workers: int | None = None, sch
     """Load, validate and run a sweep; print where the results are. Returns the exit status (module docstring)."""
     from sim.run import REPORTS_DIR
     from sim.sweep.driver import execute_sweep
+    from sim.sweep.execute import check_workers
     from sim.sweep.spec import format_value, load_sweep
     from sim.world import require_backend
 
     out_dir = None
     try:
-        if workers is not None and not 1 <= workers <= MAX_WORKERS:
-            raise BadInput(f"--workers {workers}: expected a number of worker processes in [1, {MAX_WORKERS}]")
+        check_workers(workers)
         sweep = load_sweep(path, backend)
         require_backend(sweep.backend)  # exit 2 now, not in every worker, if revm cannot load here
         out_dir = Path(out) if out else REPORTS_DIR / f"sweep-{sweep.name}"

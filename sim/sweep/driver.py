@@ -8,6 +8,7 @@ workers or on a Dask cluster, ends with the same tables.
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,8 @@ class SweepResult:
     complete: bool
     points: list[dict] = attrs.field(factory=list)
     plots: list[Path] = attrs.field(factory=list)
+    indices: list[dict] = attrs.field(factory=list)  # sensitivity designs: one row per (metric, parameter)
+    skipped: dict = attrs.field(factory=dict)  # metrics without indices, with the reason
 
     @property
     def runs_per_s(self) -> float:
@@ -66,44 +69,48 @@ class Progress(StatusLine):
 
 def execute_sweep(sweep: Sweep, out: Path, *, workers: int | None = None, scheduler: str | None = None,
                   restart: bool = False, report: bool = True, command: str | None = None,
-                  on_run: Callable[[dict], None] | None = None, stream=None) -> SweepResult:
+                  on_run: Callable[[dict], None] | None = None, stream=None, pool=None,
+                  progress: bool = True) -> SweepResult:
     """Run every missing run of ``sweep`` into ``out`` and (``report``) write tables, plots and summary.
 
     ``on_run(answer)`` is called after each answer is stored (tests use it to interrupt a sweep);
     whatever it raises stops the sweep with the runs stored so far kept. Notes about the folder go
-    to ``stream`` (stderr by default); the progress line only when that is a TTY.
+    to ``stream`` (stderr by default); the progress line only when that is a TTY and ``progress``.
+    ``pool`` is a worker pool (:func:`sim.sweep.execute.make_pool`) the caller owns and closes, for
+    callers that run several sweeps on one pool (a search runs one per batch of trials).
     """
     stream = stream if stream is not None else sys.stderr
     out = Path(out)
+    own = pool is None
     # A cluster is reached before the folder is touched, so a wrong address leaves nothing behind.
-    pool = make_pool(None, scheduler) if scheduler else None
+    if own and scheduler:
+        pool = make_pool(None, scheduler)
     store = Store(sweep, out)
     try:
         done = store.open(restart=restart)
     except BaseException:
         store.close()
-        if pool is not None:
+        if own and pool is not None:
             pool.close()
         raise
     try:
-        return _execute(sweep, out, store, done, pool, workers, report, command, on_run, stream)
+        return _execute(sweep, out, store, done, pool, own, workers, report, command, on_run, stream, progress)
     finally:
         store.close()
 
 
-def _execute(sweep: Sweep, out: Path, store: Store, done: dict, pool, workers: int | None, report: bool,
-             command: str | None, on_run, stream) -> SweepResult:
+def _execute(sweep: Sweep, out: Path, store: Store, done: dict, pool, own: bool, workers: int | None, report: bool,
+             command: str | None, on_run, stream, show_progress: bool) -> SweepResult:
     for note in (*sweep.notes, *store.notes):
         print(f"note: {note}", file=stream)
     reused = len(done)
-    tasks = [{"run": sweep.run_id(point, seed), "point": point.id, "seed": seed, "config": point.scenario.config}
-             for point, seed in sweep.runs if sweep.run_id(point, seed) not in done]
+    tasks = [sweep.task(point, seed) for point, seed in sweep.runs if sweep.run_id(point, seed) not in done]
     failed: list[dict] = []
     executed, exec_s = 0, 0.0
     executed_runs: set[str] = set()
     executor = "nothing to execute: every run was already in the folder"
     if tasks:
-        progress = Progress(sweep.name, len(sweep.runs), reused, stream)
+        progress = Progress(sweep.name, len(sweep.runs), reused, stream if show_progress else io.StringIO())
         try:
             if pool is None:
                 pool = make_pool(min(workers if workers is not None else default_workers(), len(tasks)), None)
@@ -121,14 +128,15 @@ def _execute(sweep: Sweep, out: Path, store: Store, done: dict, pool, workers: i
                     on_run(answer)
         except BaseException:
             progress.close()
-            if pool is not None:
+            if own and pool is not None:
                 pool.terminate()
             store.write_manifest("incomplete", runs_done=len(done))
             raise
         exec_s = time.perf_counter() - started
         progress.close()
-        pool.close()
-    elif pool is not None:
+        if own:
+            pool.close()
+    elif own and pool is not None:
         pool.close()
     foreign = sorted({a.get("code") for a in done.values() if a.get("run") in executed_runs} - {code_fingerprint()},
                      key=str)
@@ -140,11 +148,15 @@ def _execute(sweep: Sweep, out: Path, store: Store, done: dict, pool, workers: i
     result = SweepResult(sweep, out, records, executed, reused, failed, exec_s, executor, complete)
     if report:
         from sim.sweep.plots import write_plots
+        from sim.sweep.sensitivity import KINDS, indices
         from sim.sweep.summary import write_summary
-        from sim.sweep.tables import write_tables
+        from sim.sweep.tables import write_sensitivity, write_tables
 
         _, result.points = write_tables(sweep, out, records)
-        result.plots = write_plots(sweep, out, result.points)
+        if sweep.design in KINDS:
+            result.indices, result.skipped = indices(sweep, result.points)
+            write_sensitivity(sweep, out, result.indices)
+        result.plots = write_plots(sweep, out, result.points, result.indices)
         write_summary(sweep, result, result.points, result.plots, command or reproduce_command(sweep, out), out)
     store.write_manifest("complete" if complete else "incomplete", runs_done=len(records),
                          failed=[{"run": a["run"], "error": a["error"]} for a in failed])

@@ -21,6 +21,8 @@ from typing import Iterable, Iterator
 from sim.scenario import ScenarioError
 
 _CONTEXT = None
+#: The most local worker processes a sweep or search starts (each is a whole simulator).
+MAX_WORKERS = 256
 
 
 def default_workers() -> int:
@@ -112,9 +114,14 @@ class DaskPool:
             self.client.close()
 
 
+def check_workers(workers: int | None) -> None:
+    """``--workers``: None (the default) or a number of local processes in [1, MAX_WORKERS]."""
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise ScenarioError(f"--workers {workers}: expected a number of worker processes in [1, {MAX_WORKERS}]")
+
+
 def make_pool(workers: int | None, scheduler: str | None):
     if scheduler:
         return DaskPool(scheduler)
-    if workers is not None and workers < 1:
-        raise ScenarioError(f"--workers {workers}: expected at least 1")
+    check_workers(workers)
     return LocalPool(workers or default_workers())

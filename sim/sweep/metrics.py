@@ -8,12 +8,24 @@ to the confirmed BTC reserves (sats) at the end of the world; the traders' USDT 
 
 APYs are per participant: exact accrual over the time-weighted base, annualised (the ghost ledger of
 :class:`sim.invariants.YieldMonitor`), in percent. Tiers are by time in the pool at the end.
+
+Backing windows and disputes are measured as the run's summary measures them: a window lasts from the
+instant a user's rBTC exceeds its confirmed BTC to the instant it no longer does; the dispute backlog
+counts disputes filed and not yet resolved.
+
+Users add metrics of their own with :func:`metric` (also ``sim.research.metric``): a function of the
+finished world, registered under a name that sweep and search files may then use like a built-in one.
+A sweep names the module that registers it (``[sweep] modules``), so every worker process imports it
+before its first run.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from typing import Callable
 
+import attrs
 import numpy as np
 
 #: name -> (unit, integer per run?, meaning). The order is the order of the tables' columns.
@@ -47,6 +59,13 @@ METRICS: dict[str, tuple[str, bool, str]] = {
     "syncs": ("count", True, "oracle syncs"),
     "emergency_burns": ("count", True, "emergency burns"),
     "violations": ("count", True, "invariant violations"),
+    "min_backing_ratio": ("ratio", False, "lowest total backing ratio (confirmed BTC / rBTC) at any instant"),
+    "backing_windows": ("count", True, "backing windows opened (a user's rBTC above its confirmed BTC), any cause"),
+    "max_backing_window_s": ("s", True, "longest backing window (one still open at the end counts to the end)"),
+    "max_backing_excess_sats": ("sats", True, "largest excess of a user's rBTC over its confirmed BTC"),
+    "disputes_filed": ("count", True, "balance disputes filed"),
+    "max_dispute_backlog": ("count", True, "most disputes open at the same time"),
+    "max_dispute_resolution_s": ("s", True, "longest time from filing a dispute to its resolution"),
 }
 
 USDT_UNIT = 10**6
@@ -76,8 +95,9 @@ def _distribution(prefix: str, apys: np.ndarray) -> dict:
     return {f"{prefix}_mean": float(np.mean(apys)), f"{prefix}_p5": p5, f"{prefix}_p50": p50, f"{prefix}_p95": p95}
 
 
-def world_metrics(world) -> dict:
-    """Every metric of :data:`METRICS` for a finished :class:`sim.world.World` (invariant checks on)."""
+def world_metrics(world, extra: tuple[str, ...] = ()) -> dict:
+    """Every metric of :data:`METRICS` for a finished :class:`sim.world.World` (invariant checks on), and
+    the registered metrics named in ``extra`` (see :func:`metric`)."""
     from sim.protocol.evm_backend import GENESIS_TIMESTAMP
 
     if world.yield_monitor is None or world.monitor is None:
@@ -116,13 +136,47 @@ def world_metrics(world) -> dict:
         "tier_gold": int((tiers == 2).sum()),
         "claims": int(world.yields.claims),
         "rate_bps_mean": float(rates.mean()) if rates.size else None,
-        "rate_bps_final": int(world.port.call("YieldScalesPool", "calculateYieldRate")),
+        "rate_bps_final": int(world.yield_rate()),
         "syncs": int(world.metrics.ops["sync"]),
         "emergency_burns": int(world.metrics.ops["emergency_burn"]),
         "violations": world.violations.count,
     })
+    out.update(_backing(world))
+    out.update(_disputes(world))
     assert list(out) == list(METRICS)
+    for name in extra:
+        out[name] = custom_value(name, world)
     return out
+
+
+def _backing(world) -> dict:
+    monitor = world.monitor
+    now = int(world.env.now)
+    windows = monitor.windows()
+    return {
+        "min_backing_ratio": monitor.min_ratio,
+        "backing_windows": len(windows),
+        "max_backing_window_s": max(((w.end if w.end is not None else now) - w.start for w in windows), default=0),
+        "max_backing_excess_sats": max((w.max_excess for w in windows), default=0),
+    }
+
+
+def _disputes(world) -> dict:
+    disputes = world.disputes.all
+    now = int(world.env.now)
+    # Resolutions before filings at the same second: a dispute resolved as another is filed does not overlap it.
+    changes = sorted([(d.filed_at, 1) for d in disputes] + [(d.resolved_at, -1) for d in disputes
+                                                            if d.resolved_at is not None])
+    backlog = peak = 0
+    for _, change in changes:
+        backlog += change
+        peak = max(peak, backlog)
+    return {
+        "disputes_filed": len(disputes),
+        "max_dispute_backlog": peak,
+        "max_dispute_resolution_s": max(((d.resolved_at if d.resolved_at is not None else now) - d.filed_at
+                                         for d in disputes), default=0),
+    }
 
 
 def aggregate(values) -> dict:
@@ -142,3 +196,84 @@ def aggregate(values) -> dict:
     std = float(data.std(ddof=1))
     half = t975(n - 1) * std / math.sqrt(n)
     return {"mean": mean, "std": std, "ci95_low": mean - half, "ci95_high": mean + half, "n": n}
+
+
+# ---------------------------------------------------------------------------------------- user metrics
+
+
+@attrs.frozen
+class Metric:
+    """A registered metric: ``function(world)`` returns a number, or None where it does not apply."""
+
+    name: str
+    unit: str
+    integer: bool
+    description: str
+    function: Callable = attrs.field(eq=False)
+    module: str = ""
+
+
+#: Metrics registered with :func:`metric`, by name.
+REGISTRY: dict[str, Metric] = {}
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def metric(name: str | None = None, *, unit: str = "", integer: bool = False, description: str = ""):
+    """Register ``function(world) -> number | None`` as a metric sweeps and searches can tabulate, rank
+    by and constrain::
+
+        from sim.research import metric
+
+        @metric(unit="count", integer=True, description="users waiting for a top-up at the end")
+        def waiting_for_topup(world):
+            return len(world.oracle.needs_topup)
+
+    The name defaults to the function's. ``world`` is the finished :class:`sim.world.World` (invariant
+    monitors on): ``world.monitor``, ``world.metrics.rows`` (the metrics.csv rows), ``world.disputes``,
+    ``world.oracle``, ``world.port`` … Registering a name again replaces it (a module reloaded in a
+    notebook); a built-in name cannot be taken.
+    """
+
+    def register(function: Callable) -> Callable:
+        chosen = name or function.__name__
+        if not _NAME.match(chosen):
+            raise ValueError(f"metric name {chosen!r}: expected lower-case letters, digits and '_'")
+        if chosen in METRICS:
+            raise ValueError(f"metric name {chosen!r} is a built-in metric")
+        REGISTRY[chosen] = Metric(chosen, unit or "value", bool(integer), description or chosen, function,
+                                  getattr(function, "__module__", "") or "")
+        return function
+
+    return register
+
+
+def known() -> list[str]:
+    """Every metric name a sweep or search may use: the built-ins, then the registered ones."""
+    return [*METRICS, *(n for n in REGISTRY if n not in METRICS)]
+
+
+def info(name: str) -> tuple[str, bool, str]:
+    """(unit, integer per run?, meaning) of a built-in or registered metric."""
+    if name in METRICS:
+        return METRICS[name]
+    entry = REGISTRY[name]
+    return entry.unit, entry.integer, entry.description
+
+
+def custom_value(name: str, world):
+    """A registered metric's value for ``world``, checked to be a number (or None)."""
+    entry = REGISTRY.get(name)
+    if entry is None:
+        raise LookupError(f"metric {name!r} is not registered in this worker (is its module listed in "
+                          "[sweep] modules?)")
+    value = entry.function(world)
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return None if math.isnan(value) else value
+    raise TypeError(f"metric {name!r} returned {value!r}; expected a number or None")

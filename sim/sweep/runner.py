@@ -1,8 +1,11 @@
 """One sweep run: a pure function of (point, seed) that a local worker process or a Dask worker executes.
 
-The task is a small picklable dict (the point's :class:`~sim.config.WorldConfig` with its seed set,
-the ids that name the run); the answer is a small JSON-ready dict. A world that raises is answered
-with ``error`` (and its traceback) instead of metrics, so one failing run never takes the others down.
+The task is a small picklable dict (see :meth:`sim.sweep.spec.Sweep.task`: the point's
+:class:`~sim.config.WorldConfig`, the ids that name the run, the user modules to import, the
+registered metrics to measure and the time-series columns to keep); the answer is a small JSON-ready
+dict, with the kept time series as columns (``series``: column -> list of values). A world that
+raises is answered with ``error`` (and its traceback) instead of metrics, so one failing run never
+takes the others down.
 """
 
 from __future__ import annotations
@@ -17,17 +20,17 @@ from pathlib import Path
 
 import attrs
 
-from sim.eventlog import EventLog
+from sim.run import make_log, make_world
 from sim.sweep.metrics import world_metrics
-from sim.world import World
+from sim.sweep.plugins import ensure_all
 
 #: Violations copied into a run file (the count is always complete).
 KEEP_VIOLATIONS = 5
 _ROOT = Path(__file__).resolve().parents[2]
 #: Source that cannot change what a run measures (reports, API, indexer, the sweep's own plumbing).
 _NOT_RUN_CODE = ("sim/report/", "sim/api/", "sim/indexer/", "sim/cli.py", "sim/progress.py", "sim/run.py",
-                 "sim/sweep/")
-_RUN_CODE_IN_SWEEP = ("sim/sweep/metrics.py", "sim/sweep/runner.py")
+                 "sim/sweep/", "sim/search/", "sim/research.py")
+_RUN_CODE_IN_SWEEP = ("sim/sweep/metrics.py", "sim/sweep/runner.py", "sim/sweep/plugins.py")
 
 
 @functools.lru_cache(maxsize=1)
@@ -56,15 +59,19 @@ def run_one(task: dict) -> dict:
     answer = {"run": task["run"], "point": task["point"], "seed": task["seed"]}
     started = time.perf_counter()
     try:
-        world = World(config, log=EventLog(keep=False))
+        ensure_all(task.get("modules", ()))
+        world = make_world(config, make_log(config, None))
         world.run()
         world.finish()
         answer.update({
-            "metrics": world_metrics(world),
+            "metrics": world_metrics(world, tuple(task.get("extra_metrics", ()))),
             "digest": world.log.digest,
             "events": world.log.count,
             "first_violations": [v.as_dict() for v in world.violations.kept[:KEEP_VIOLATIONS]],
         })
+        if task.get("series"):
+            rows = world.metrics.rows
+            answer["series"] = {column: [row[column] for row in rows] for column in ("t", *task["series"])}
     except Exception as exc:  # reported as a failed run; the sweep goes on
         answer["error"] = f"{type(exc).__name__}: {exc}"
         answer["traceback"] = traceback.format_exc()

@@ -6,7 +6,9 @@ Layout (``reports/sweep-<name>/`` by default)::
     sweep.toml          the sweep file as it ran
     points/<id>.toml    each point as a scenario file (``rbtc-sim run points/<id>.toml --seed S``)
     runs/<id>-s<seed>.json   one finished run each, written atomically
+    series/point=<id>/seed=<seed>/part-0.parquet   its metrics time series, when the sweep keeps them
     runs.csv, runs.parquet, points.csv, points.parquet, plots/*.png, summary.md, summary.html
+    sensitivity.csv, sensitivity.parquet   Sobol' or Morris indices (sensitivity designs)
 
 A run file is written whole (to a temporary name, then renamed) as soon as its run finishes, so an
 interrupted sweep loses only the runs in flight, and a rerun executes only the runs whose file is
@@ -20,15 +22,21 @@ simulator code that computed it; the manifest carries the base and design hashes
 * other base hash (base scenario, overrides, backend or the set of varied parameters changed): the
   old runs measure something else, so refuse, unless ``restart`` discards them;
 * runs computed by other simulator code (see :func:`sim.sweep.runner.code_fingerprint`) are reused
-  with a note saying how many: the inputs are the same, the code that measured them is not.
+  with a note saying how many: the inputs are the same, the code that measured them is not;
+* a run file lacking a metric the sweep now tabulates (a metric added since, a user's metric), or
+  lacking the time series the sweep now keeps, is run again.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from sim.input_files import MAX_SUMMARY_BYTES, read_json
 from sim.scenario import ScenarioError, dump
@@ -37,8 +45,24 @@ from sim.sweep.spec import FORMAT, Sweep
 
 #: What a sweep writes in its folder; ``restart`` removes exactly these.
 OUTPUT_FILES = ("sweep.json", "sweep.toml", "runs.csv", "runs.parquet", "points.csv", "points.parquet",
-                "summary.md", "summary.html")
-OUTPUT_DIRS = ("runs", "points", "plots")
+                "sensitivity.csv", "sensitivity.parquet", "summary.md", "summary.html")
+OUTPUT_DIRS = ("runs", "points", "plots", "series")
+
+
+def series_path(out: Path, point: str, seed: int) -> Path:
+    """Where one run's time series lives (Hive-style partitions: ``point=<id>/seed=<seed>``)."""
+    return Path(out) / "series" / f"point={point}" / f"seed={seed}" / "part-0.parquet"
+
+
+def series_table(series: dict) -> pa.Table:
+    """A run's kept time series (column -> values) as an Arrow table: ``t`` first, integers as int64."""
+    arrays = {}
+    for column, values in series.items():
+        if all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in values):
+            arrays[column] = pa.array(values, type=pa.int64())
+        else:
+            arrays[column] = pa.array([None if v is None else float(v) for v in values], type=pa.float64())
+    return pa.table(arrays)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -105,7 +129,8 @@ class Store:
                 self.notes.append(f"{self.out}: the sweep's points or seeds changed since it was last run there; "
                                   "runs that belong to the new design are reused, the others are left out")
         self.runs_dir.mkdir(exist_ok=True)
-        for stale in [*self.runs_dir.glob(".*.tmp"), *self.out.glob(".*.tmp")]:  # writes cut short by a kill
+        for stale in [*self.runs_dir.glob(".*.tmp"), *self.out.glob(".*.tmp"),
+                      *self.out.glob("series/*/*/.*.tmp")]:  # writes cut short by a kill
             stale.unlink(missing_ok=True)
         done = self.load_runs()
         self.write_manifest("running")
@@ -158,7 +183,9 @@ class Store:
             record = _read_record(path)
             point, seed = wanted[run_id]
             if (record.get("base_hash") != self.sweep.base_hash or record.get("values") != point.values
-                    or record.get("seed") != seed or "metrics" not in record):
+                    or record.get("seed") != seed or not isinstance(record.get("metrics"), dict)
+                    or any(m not in record["metrics"] for m in self.sweep.metrics)
+                    or not self._has_series(point.id, seed)):
                 continue
             done[run_id] = record
             other_code += record.get("code") != code_fingerprint()
@@ -169,6 +196,15 @@ class Store:
         if outside:
             self.notes.append(f"{outside} run files in {self.runs_dir} are not part of this design and are left out")
         return done
+
+    def _has_series(self, point: str, seed: int) -> bool:
+        if self.sweep.series is None:
+            return True
+        path = series_path(self.out, point, seed)
+        try:
+            return set(self.sweep.series.columns) <= set(pq.read_schema(path).names)
+        except (OSError, pa.ArrowException):
+            return False
 
     # ------------------------------------------------------------------ writing
 
@@ -190,6 +226,12 @@ class Store:
             "code": answer.get("code"),
             "wall_s": answer.get("wall_s"),
         }
+        if answer.get("series") is not None:  # before the run file: a run file means the run is whole
+            path = series_path(self.out, point.id, answer["seed"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sink = io.BytesIO()
+            pq.write_table(series_table(answer["series"]), sink, compression="zstd")
+            write_bytes_atomic(path, sink.getvalue())
         write_atomic(self.runs_dir / f"{answer['run']}.json", json.dumps(record, indent=1) + "\n")
         return record
 
@@ -204,8 +246,11 @@ class Store:
             "design_hash": s.design_hash,
             "scenario": s.scenario_source,
             "backend": s.backend,
-            "design": {"kind": s.design, "count": s.count, "seed": s.design_seed,
+            "engine": s.engine,
+            "design": {"kind": s.design, "count": s.count, "seed": s.design_seed, **s.options,
                        "parameters": [p.as_dict() for p in s.params]},
+            "series": {"columns": list(s.series.columns), "bands": list(s.series.bands)} if s.series else None,
+            "modules": [name for name, _ in s.modules],
             "seeds": list(s.seeds),
             "points": [{"id": p.id, "values": p.values} for p in s.points],
             "runs_total": len(s.points) * len(s.seeds),

@@ -9,7 +9,7 @@ import html
 import math
 from pathlib import Path
 
-from sim.sweep.metrics import METRICS
+from sim.sweep.metrics import info
 from sim.sweep.spec import Sweep, format_value
 from sim.sweep.store import write_atomic
 from sim.sweep.tables import ranked
@@ -56,11 +56,21 @@ def _constraint_marks(sweep: Sweep, row: dict) -> str:
 
 def _facts(sweep: Sweep, result) -> list[tuple[str, str]]:
     s = sweep
-    design = s.design if s.design == "grid" else f"{s.design} ({s.count} points drawn, design seed {s.design_seed})"
+    if s.design == "grid":
+        design = s.design
+    elif s.design == "sobol":
+        design = (f"sobol (Saltelli's scheme, N = {s.options['samples']}"
+                  f"{', second order' if s.options['second_order'] else ''}: {len(s.samples)} sample rows, "
+                  f"design seed {s.design_seed})")
+    elif s.design == "morris":
+        design = (f"morris ({s.options['trajectories']} trajectories on {s.options['levels']} levels: "
+                  f"{len(s.samples)} sample rows, design seed {s.design_seed})")
+    else:
+        design = f"{s.design} ({s.count} points drawn, design seed {s.design_seed})"
     facts = [
         ("base scenario", f"{s.scenario_source} ({s.scenario.path})"),
         ("overrides", ", ".join(_flatten(s.overrides)) or "none"),
-        ("backend", s.backend),
+        ("backend", f"{s.backend} ({s.engine} engine)"),
         ("world", f"{s.scenario.config.users:,} users, {s.scenario.config.duration_s / 86_400:g} days, "
                   f"{s.scenario.config.yields.traders} traders"),
         ("varied", "; ".join(f"{p.name} ∈ {p.describe()}" for p in s.params)),
@@ -74,6 +84,13 @@ def _facts(sweep: Sweep, result) -> list[tuple[str, str]]:
          if s.objective.constraints else "none"),
         ("design hash", s.design_hash[:16]),
     ]
+    if s.series:
+        facts.insert(-1, ("time series", f"{', '.join(s.series.columns)} per run in series/ (Parquet, "
+                                          "partitioned by point and seed)"))
+    if s.modules:
+        facts.insert(-1, ("user modules", ", ".join(name for name, _ in s.modules)))
+    if s.notes:
+        facts.insert(-1, ("notes", "; ".join(s.notes)))
     return facts
 
 
@@ -113,6 +130,34 @@ def _problems(sweep: Sweep, result, out: Path) -> list[str]:
     return lines
 
 
+def _indices(sweep: Sweep, result) -> tuple[str, list[tuple[str, list[str], list[list[str]]]], list[str]]:
+    """The global-sensitivity section: an explanation, one table per metric, notes on metrics left out."""
+    from sim.sweep.plots import index_metrics
+    from sim.sweep.sensitivity import ranked_parameters
+
+    if sweep.design == "sobol":
+        intro = ("Sobol' indices of each metric's mean over seeds. S1: the share of the variance a parameter "
+                 "explains alone; ST: alone and through every interaction (ST − S1 is the interactions' "
+                 "part). ± is the 95 % bootstrap half-width. Every metric: `sensitivity.csv`.")
+        header = ["parameter", "S1 (95 % CI)", "ST (95 % CI)"]
+        cells = lambda r: [f"{_num(r['S1'], 3)} ± {_num(r['S1_conf'], 2)}",  # noqa: E731
+                           f"{_num(r['ST'], 3)} ± {_num(r['ST_conf'], 2)}"]
+    else:
+        intro = ("Morris screening of each metric's mean over seeds. mu*: the mean absolute elementary effect (the "
+                 "metric's change per whole range of the parameter); sigma: their spread (interactions or "
+                 "non-linearity); mu: the mean signed effect. ± is the 95 % bootstrap half-width. Every metric: "
+                 "`sensitivity.csv`.")
+        header = ["parameter", "mu* (95 % CI)", "mu", "sigma"]
+        cells = lambda r: [f"{_num(r['mu_star'])} ± {_num(r['mu_star_conf'], 2)}", _num(r["mu"]),  # noqa: E731
+                           _num(r["sigma"])]
+    tables = []
+    for metric in index_metrics(sweep, result.indices):
+        body = [[r["parameter"], *cells(r)] for r in ranked_parameters(result.indices, metric, sweep.design)]
+        tables.append((metric, header, body))
+    notes = [f"`{m}`: {reason}" for m, reason in result.skipped.items() if m in sweep.metrics and m != "violations"]
+    return intro, tables, notes
+
+
 def markdown(sweep: Sweep, result, points: list[dict], plots: list[Path], command: str, out: Path) -> str:
     lines = [f"# Sweep `{sweep.name}`", ""]
     if sweep.description:
@@ -128,13 +173,19 @@ def markdown(sweep: Sweep, result, points: list[dict], plots: list[Path], comman
               UNITS, "", "## Invariant violations and failures", ""]
     problems = _problems(sweep, result, out)
     lines += [f"- {p}" for p in problems] if problems else ["None: every run kept every invariant."]
+    if getattr(result, "indices", None) or getattr(result, "skipped", None):
+        intro, tables, notes = _indices(sweep, result)
+        lines += ["", "## Global sensitivity", "", intro, ""]
+        for metric, header, body in tables:
+            lines += [f"**{metric}**", "", "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+            lines += ["| " + " | ".join(c) + " |" for c in body] + [""]
+        lines += [f"- no indices for {n}" for n in notes]
     lines += ["", "## Plots", ""]
     lines += [f"![{p.stem}](plots/{p.name})" for p in plots] or ["No plots (no finished runs)."]
     lines += ["", "## Reproduce", "", "```", command, "```", "",
               f"One run of one point: `rbtc-sim run {out}/points/<point>.toml --seed <seed>`.", "",
               "## Metrics", ""]
-    lines += [f"- `{name}` ({unit}): {meaning}" for name, (unit, _, meaning) in METRICS.items()
-              if name in sweep.metrics]
+    lines += [f"- `{name}` ({info(name)[0]}): {info(name)[2]}" for name in sweep.metrics]
     return "\n".join(lines) + "\n"
 
 
@@ -184,6 +235,15 @@ def html_page(sweep: Sweep, result, points: list[dict], plots: list[Path], comma
     problems = _problems(sweep, result, out)
     parts.append("<ul>" + "".join(f"<li class='bad'>{e(p)}</li>" for p in problems) + "</ul>" if problems
                  else "<p class='good'>None: every run kept every invariant.</p>")
+    if getattr(result, "indices", None) or getattr(result, "skipped", None):
+        intro, tables, notes = _indices(sweep, result)
+        parts.append(f"<h2>Global sensitivity</h2><p class='note'>{e(intro)}</p>")
+        for metric, header, body in tables:
+            parts.append(f"<p><b>{e(metric)}</b></p><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header)
+                         + "</tr>" + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in body)
+                         + "</table>")
+        if notes:
+            parts.append("<ul>" + "".join(f"<li class='note'>no indices for {e(n)}</li>" for n in notes) + "</ul>")
     parts.append("<h2>Plots</h2>")
     for path in plots:
         data = base64.b64encode(path.read_bytes()).decode()
@@ -191,8 +251,8 @@ def html_page(sweep: Sweep, result, points: list[dict], plots: list[Path], comma
     parts.append(f"<h2>Reproduce</h2><pre>{e(command)}</pre><p>One run of one point: "
                  f"<code>rbtc-sim run {e(str(out))}/points/&lt;point&gt;.toml --seed &lt;seed&gt;</code></p>")
     parts.append("<h2>Metrics</h2><ul>" + "".join(
-        f"<li><code>{e(name)}</code> ({e(unit)}): {e(meaning)}</li>" for name, (unit, _, meaning) in METRICS.items()
-        if name in sweep.metrics) + "</ul>")
+        f"<li><code>{e(name)}</code> ({e(info(name)[0])}): {e(info(name)[2])}</li>" for name in sweep.metrics)
+        + "</ul>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.sweep.metrics import METRICS, aggregate
-from sim.sweep.spec import Sweep
+from sim.sweep.metrics import aggregate, info
+from sim.sweep.spec import Sweep, format_value
 from sim.sweep.store import write_atomic, write_bytes_atomic
 
 STATS = ("mean", "std", "ci95_low", "ci95_high")
@@ -96,9 +96,12 @@ def _arrow_type(sweep: Sweep, column: str):
         return pa.string()
     if column == "feasible":
         return pa.bool_()
-    if column in ("seed", "rank", "runs", "events") or column in {p.name for p in sweep.params}:
+    kinds = {p.name: p.kind for p in sweep.params}
+    if column in kinds:
+        return {"int": pa.int64(), "float": pa.float64()}.get(kinds[column], pa.string())
+    if column in ("seed", "rank", "runs", "events"):
         return pa.int64()
-    if column in METRICS and METRICS[column][1]:
+    if column in sweep.metrics and info(column)[1]:
         return pa.int64()
     return pa.float64()
 
@@ -109,6 +112,8 @@ def to_parquet(sweep: Sweep, rows: list[dict], columns: list[str]) -> bytes:
         kind = _arrow_type(sweep, column)
         values = [row.get(column) for row in rows]
         values = [None if (v is None or (isinstance(v, float) and math.isnan(v))) else v for v in values]
+        if kind == pa.string() and column not in ("point", "digest"):
+            values = [None if v is None else format_value(column, v) for v in values]
         if kind == pa.int64():
             values = [None if v is None else int(v) for v in values]
         arrays[column] = pa.array(values, type=kind)
@@ -116,6 +121,19 @@ def to_parquet(sweep: Sweep, rows: list[dict], columns: list[str]) -> bytes:
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue()
+
+
+def write_sensitivity(sweep: Sweep, out: Path, rows: list[dict]) -> None:
+    """``sensitivity.csv`` / ``.parquet``: one row per (metric, parameter) with the design's indices."""
+    from sim.sweep.sensitivity import columns as index_columns
+
+    columns = ["metric", "parameter", *index_columns(sweep.design)]
+    write_atomic(out / "sensitivity.csv", to_csv(rows, columns))
+    table = pa.table({c: pa.array([r[c] for r in rows], type=pa.string() if c in ("metric", "parameter")
+                                   else pa.float64()) for c in columns})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    write_bytes_atomic(out / "sensitivity.parquet", sink.getvalue())
 
 
 def write_tables(sweep: Sweep, out: Path, records: list[dict]) -> tuple[list[dict], list[dict]]:
