@@ -47,7 +47,7 @@ metric = "holder_apy_mean"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sweep-users", type=int, default=40)
+    parser.add_argument("--sweep-users", type=int, default=200)
     parser.add_argument("--sweep-days", type=int, default=120)
     parser.add_argument("--sweep-seeds", type=int, default=2, help="seeds per point (4 points)")
 
@@ -72,11 +72,11 @@ def _time(path: Path, out: Path, workers: int):
 
 def bench_sweep(args=None) -> bool:
     """The section: see the module docstring. True when 2 workers reach TARGET x the runs/s of 1."""
-    users = _arg(args, "sweep_users", 40)
+    users = _arg(args, "sweep_users", 200)
     days = _arg(args, "sweep_days", 120)
     seeds = _arg(args, "sweep_seeds", 2)
     print(f"sweep: 4 points x {seeds} seeds of yield_season ({users} holders, 10 traders, {days} days), "
-          "model backend, local worker processes")
+          "the sweep default (fast engine, model backend), local worker processes")
     with tempfile.TemporaryDirectory(prefix="rbtc-bench-sweep-") as tmp:
         path = Path(tmp) / "bench.toml"
         path.write_text(SWEEP.format(users=users, days=days, seeds=seeds), encoding="utf-8")
