@@ -3,7 +3,7 @@
     python bench/bench.py --only sweep                  # the section on its own
     python bench/bench.py --only sweep --sweep-days 60  # shorter worlds
 
-The same small sweep (yield_season shortened: 40 holders, 10 traders, 120 days; 4 points x 2 seeds
+The same small sweep (yield_season shortened: 200 holders, 10 traders, 120 days; 4 points x 2 seeds
 = 8 runs of about 2 s each) runs twice in this process, each time into a fresh temporary folder:
 once on 1 worker, once on 2. Each executor is started and warmed before its clock starts and is
 reused for every run, so the figure is runs per second of simulation work, not process start-up.
