@@ -30,6 +30,7 @@ from contracts_model.deployment import deployment_plan
 from contracts_model.params import YieldParams
 from contracts_model.proof_of_reserves import MerkleTree, leaf_hash, process_proof
 from contracts_model.keccak import _keccak_256
+from sim.disputes import Dispute  # the reference's record; here `user` is the user's number
 from sim.disputes import summarize as summarize_disputes
 from sim.fast.chain import ChainChange
 from sim.fast.ledger import FastLedger
@@ -48,19 +49,6 @@ def _obj(values) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
     out[:] = list(values)
     return out
-
-
-@define
-class Dispute:
-    id: int
-    user: int
-    reported: int
-    recorded: int
-    filed_at: int
-    onchain: bool
-    state: str = "filed"
-    truth: int | None = None
-    resolved_at: int | None = None
 
 
 @define
