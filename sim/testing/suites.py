@@ -47,7 +47,7 @@ class Budget:
 
 
 #: Sized for revm (the default EVM of a check where it loads): on the 2-core machine ``quick`` takes about
-#: a minute and ``ci`` about five; on py-evm the suites take about 30x as long and the worlds 5x.
+#: a minute and ``ci`` about six; on py-evm the suites take about 30x as long and the worlds 5x.
 #: ``smoke`` is for the harness's own CI tests (the mutant subset), a few seconds per build.
 BUDGETS = {
     "smoke": Budget("smoke", examples=30, steps=30, world_users=40, world_days=1.0),
