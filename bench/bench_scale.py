@@ -82,8 +82,8 @@ def bench_scale(args) -> bool:
     fast = FastWorld(attrs.evolve(config, engine="fast"))
     fast_rate = _line(f"fast      {label}", *_run(fast, after=DAY), fast)
     ratio = fast_rate / ref_rate
-    print(f"  events/s fast / reference = {ratio:.1f}x")
-    results = {"ratio": ratio >= 10}
+    print(f"  events/s fast / reference = {ratio:.1f}x (target >= 17x)  {'ok' if ratio >= 17 else 'MISSED'}")
+    results = {"ratio": ratio >= 17}  # the issue: about 17x the reference engine
     scenario = load("load_10k")
     world = FastWorld(attrs.evolve(scenario.config, engine="fast", log="summary"))
     seconds, events, cpu = _run(world)
