@@ -23,7 +23,7 @@ class Metrics:
         self.kinds: Counter = Counter()
         self.vault_total = 0
         self.fees = 0
-        self.sync_delays: list[int] = []
+        self.sync_delays: Counter = Counter()  # delay (s) -> syncs
         #: Called with every sampled row (the run folder streams them to metrics.csv).
         self.on_row: list = []
         world.log.subscribe(self._on_record)
@@ -35,7 +35,7 @@ class Metrics:
         if kind == "oracle_op":
             self.ops[record["op"]] += 1
             if record["op"] == "sync":
-                self.sync_delays.append(record["delay_s"])
+                self.sync_delays[record["delay_s"]] += 1
 
     def _on_transaction(self, record: dict, receipt) -> None:
         for event in receipt.events:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections import Counter
 import os
 import shutil
 import time
@@ -28,6 +27,7 @@ from sim.config import WorldConfig
 from sim.eventlog import EventLog
 from sim.exits import BadInput
 from sim.metrics import COLUMNS
+from sim.quantiles import nearest_rank
 from sim.scenario import Scenario, dump
 from sim.world import World
 
@@ -92,22 +92,6 @@ def reproduce_command(scenario: Scenario, run_dir: Path | None = None) -> str:
     if c.deviations_file:
         command += f" --deviations {c.deviations_file}"
     return command
-
-
-def _percentile(values, q: float) -> int | None:
-    """``sorted(values)[round(q * (n - 1))]``; ``values`` is a list or a Counter of value -> count."""
-    if not values:
-        return None
-    if isinstance(values, Counter):
-        n = sum(values.values())
-        index = min(n - 1, int(q * (n - 1) + 0.5))
-        seen = 0
-        for value in sorted(values):
-            seen += values[value]
-            if seen > index:
-                return value
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
 
 
 def make_log(config: WorldConfig, path: Path | None):
@@ -200,8 +184,8 @@ def summarize(scenario: Scenario, world: World | None, log: EventLog, *, complet
         "backoff": {"users": len(world.oracle.backoff),
                     "max_refusals": max((n for n, _ in world.oracle.backoff.values()), default=0)},
         "sync_delay_s": {
-            "p50": _percentile(metrics.sync_delays, 0.5),
-            "p95": _percentile(metrics.sync_delays, 0.95),
+            "p50": nearest_rank(metrics.sync_delays, 0.5),
+            "p95": nearest_rank(metrics.sync_delays, 0.95),
             "max": max(metrics.sync_delays, default=None),
         },
         "fees_collected_wei": metrics.fees,

@@ -10,7 +10,8 @@ import pytest
 from contracts_model.params import PRESETS
 from sim.config import HOUR, WorldConfig
 from sim.protocol.evm_backend import GENESIS_TIMESTAMP, EvmBackend
-from sim.protocol.gas import GasTable, percentile
+from sim.protocol.gas import GasTable
+from sim.quantiles import nearest_rank as percentile
 from sim.protocol.lockstep import LockstepBackend
 from sim.protocol.model_backend import ModelBackend
 from sim.world import World

@@ -11,22 +11,12 @@ from __future__ import annotations
 
 from collections import Counter
 
+from sim.quantiles import nearest_rank
+
 #: What the figures are, as summary.json and the report state it.
 UNIT = ("gas per successful transaction, as its receipt's gasUsed: the 21,000 intrinsic cost and calldata "
         "included, storage refunds deducted (EIP-3529 cap), each call metered cold as its own transaction "
         "(like Foundry's gas report with its default isolation)")
-
-
-def percentile(counts: Counter, q: float) -> int:
-    """The ``q`` quantile (nearest rank) of the values ``counts`` holds with their multiplicities."""
-    total = sum(counts.values())
-    rank = min(total - 1, int(q * (total - 1) + 0.5))
-    seen = 0
-    for value in sorted(counts):
-        seen += counts[value]
-        if seen > rank:
-            return value
-    raise ValueError("no values")
 
 
 class GasTable:
@@ -61,7 +51,7 @@ class GasTable:
                    "reverted": self._reverted[(contract, function)]}
             if count:
                 row.update(min=min(counts), mean=round(sum(g * n for g, n in counts.items()) / count),
-                           p50=percentile(counts, 0.5), p95=percentile(counts, 0.95), max=max(counts))
+                           p50=nearest_rank(counts, 0.5), p95=nearest_rank(counts, 0.95), max=max(counts))
             out.append(row)
         return out
 

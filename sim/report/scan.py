@@ -16,6 +16,8 @@ from pathlib import Path
 
 from attrs import define, field
 
+from sim.quantiles import nearest_rank
+
 WANTED = (
     "world_start", "world_end", "btc_reorg", "oracle_op", "oracle_outage", "fee_drought",
     "backing_window_open", "backing_window_close", "invariant_violation",
@@ -65,16 +67,8 @@ class Distribution:
 
     def percentile(self, q: float):
         """The value at quantile ``q`` in [0, 1]: ``sorted[round(q * (n - 1))]``, the definition the run's
-        summary uses (sim/run.py), so both agree. None when empty."""
-        if not self.n:
-            return None
-        index = min(self.n - 1, int(q * (self.n - 1) + 0.5))
-        seen = 0
-        for value in sorted(self.counts):
-            seen += self.counts[value]
-            if seen > index:
-                return value
-        return None
+        summary uses (:mod:`sim.quantiles`). None when empty."""
+        return nearest_rank(self.counts, q)
 
     @property
     def max(self):
