@@ -36,8 +36,11 @@ MAX_TOML_BYTES = MIB
 MAX_PROOF_BYTES = 16 * MIB
 MAX_SUMMARY_BYTES = 64 * MIB
 MAX_SNAPSHOT_BYTES = GIB
+MAX_ARTIFACT_BYTES = 256 * MIB  # a compiled contract with its AST and metadata
 #: Deepest nesting of tables and arrays in any file read here (the project's own files use 3).
 MAX_DEPTH = 32
+#: Foundry artifacts carry the source's AST, nested far deeper than any document a user writes.
+MAX_ARTIFACT_DEPTH = 512
 
 
 def _size(limit: int) -> str:
@@ -128,24 +131,25 @@ def read_toml(path: str | Path, what: str, error: type[Exception] = BadInput,
     return parse_toml(text, path, error), text
 
 
-def parse_json(text: str, path: str | Path, error: type[Exception] = BadInput):
+def parse_json(text: str, path: str | Path, error: type[Exception] = BadInput, max_depth: int = MAX_DEPTH):
     try:
-        with _shallow_recursion():
+        with _shallow_recursion(4 * max_depth + 100):
             data = json.loads(text)
     except RecursionError:
-        raise error(f"{path}: nested more than {MAX_DEPTH} levels deep; expected at most {MAX_DEPTH}") from None
+        raise error(f"{path}: nested more than {max_depth} levels deep; expected at most {max_depth}") from None
     except json.JSONDecodeError as exc:
-        raise error(f"{path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        raise error(f"{path}: not JSON ({exc.msg}: line {exc.lineno} column {exc.colno})") from None
     except ValueError as exc:  # an integer with thousands of digits
         raise error(f"{path}: not usable JSON ({exc})") from None
-    check_depth(data, path, error)
+    check_depth(data, path, error, max_depth)
     return data
 
 
-def read_json(path: str | Path, what: str, max_bytes: int, error: type[Exception] = BadInput):
-    """The JSON document in ``path`` (``-``: standard input)."""
+def read_json(path: str | Path, what: str, max_bytes: int, error: type[Exception] = BadInput,
+              max_depth: int = MAX_DEPTH):
+    """The JSON document in ``path`` (``-``: standard input), nested at most ``max_depth`` levels."""
     text = decode(read_bytes(path, what, max_bytes, error), path, what, "JSON", error)
-    return parse_json(text, path, error)
+    return parse_json(text, path, error, max_depth)
 
 
 def read_json_object(path: str | Path, what: str, max_bytes: int, error: type[Exception] = BadInput) -> dict:

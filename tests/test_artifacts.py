@@ -136,7 +136,7 @@ def test_malformed_json_names_the_file(tmp_path):
     out = _foundry_out(tmp_path)
     broken = out / "RBTCSynth.sol" / "RBTCSynth.json"
     broken.write_text('{"abi": [')
-    with pytest.raises(ArtifactError, match=r"RBTCSynth\.json: not valid JSON"):
+    with pytest.raises(ArtifactError, match=r"RBTCSynth\.json: not JSON"):
         load_artifacts(out)
 
 
@@ -185,3 +185,14 @@ def test_custom_yield_parameters_need_configure_yield(tmp_path):
     params = attrs.evolve(PRESETS["testnet"], yield_params=YieldParams(base_rate=900))
     with pytest.raises(ArtifactError, match="configureYield"):
         EvmBackend(params, artifacts_dir=out)
+
+
+def test_an_absurdly_nested_artifact_is_refused_not_a_crash(tmp_path):
+    """Found by hand: 100,000 nested arrays overflowed the C stack (a segfault) under py-evm's raised
+    recursion limit; artifacts now go through the one bounded reader, with an AST-sized depth."""
+    import eth  # noqa: F401  (py-evm raises the interpreter's recursion limit, as in a real run)
+
+    out = _foundry_out(tmp_path)
+    (out / "RBTCSynth.sol" / "RBTCSynth.json").write_text("[" * 100_000)
+    with pytest.raises(ArtifactError, match=r"RBTCSynth\.json: nested more than 512 levels deep"):
+        load_artifacts(out)

@@ -15,7 +15,6 @@ as Foundry's apart from ``bytecode`` being a plain string.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from attrs import frozen
 
 from contracts_model.protocol import CONTRACTS, OPTIONAL_CONTRACTS, REQUIRED_CONTRACTS, SPECS
 from sim.evm.codec import canonical_type
+from sim.input_files import MAX_ARTIFACT_BYTES, MAX_ARTIFACT_DEPTH, read_json
 
 #: The project's own artifact directory, used when no other is given.
 DEFAULT_ARTIFACT_DIR = Path(__file__).resolve().parents[2] / "contracts_model" / "artifacts"
@@ -97,12 +97,7 @@ def _find_file(directory: Path, name: str) -> Path | None:
 
 
 def _read_artifact(path: Path, name: str) -> Artifact:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{path}: cannot read artifact for {name}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ArtifactError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    data = read_json(path, f"artifact for {name}", MAX_ARTIFACT_BYTES, ArtifactError, MAX_ARTIFACT_DEPTH)
     if not isinstance(data, dict):
         raise ArtifactError(f"{path}: expected a JSON object with 'abi' and 'bytecode'")
     abi = data.get("abi")
