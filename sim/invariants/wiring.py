@@ -27,11 +27,6 @@ class WiringMonitor:
             self.violate("wiring", record["from"], f"the holder of role {role} was refused {error.error_name}()",
                          function=f"{record['to']}.{record['fn']}", role=role)
 
-    def role_not_held(self, role: str, function: str, user: str) -> None:
-        """The harness could not act in ``role`` (a contract holds it) for ``user``."""
-        self.violate("wiring", user, f"no account can act as {role}: the deployment gives it to the contract "
-                     f"{self.port.deployment.holder(role)}, which never calls {function}", function=function, role=role)
-
     def final_check(self, holders_of_rbtc) -> None:
         """Every user holding rBTC is a pool participant (when the scenario's committee joins holders)."""
         if not self.join_holders:
