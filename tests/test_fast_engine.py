@@ -191,8 +191,8 @@ def test_every_built_in_scenario_meets_its_expectation_on_the_fast_engine(name):
 
 
 def test_the_fast_chain_keeps_the_reference_chains_balances():
-    """The same deposits, spends and blocks on both chains give the same confirmed balance at every
-    min_conf, block after block (one coin per address and block, so no tie of coin order arises)."""
+    """The same deposits, spends (by amount, or by share as users make them) and blocks on both chains
+    give the same confirmed balance at every min_conf, block after block (one coin per address and block, so no tie of coin order arises)."""
     rng = np.random.default_rng(9)
     addresses = [f"bcrt1qaddress{i}" for i in range(6)]
     for min_conf in (1, 3):
@@ -206,10 +206,14 @@ def test_the_fast_chain_keeps_the_reference_chains_balances():
                     reference.deposit(addresses[i], amount)
                     fast.deposit(i, amount)
                 else:
-                    amount = int(fast.spendable(i) * rng.uniform(0.1, 0.9))
+                    fraction = rng.uniform(0.1, 0.9)
+                    amount = int(fast.spendable(i) * fraction)
                     assert fast.spendable(i) == reference.spendable_balance(addresses[i])
                     if amount > 0:
                         reference.spend(addresses[i], "bcrt1qsink", amount)
+                    if rng.random() < 0.5:  # the users' one-pass spend (sim.fast.exogenous)
+                        assert fast.spend_share(i, fraction, fast.reserve_numbers(1)) == (amount or None)
+                    elif amount > 0:
                         fast.spend(i, amount)
             reference.mine_block(height * 600)
             change = fast.mine(height * 600, height * 600)

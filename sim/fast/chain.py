@@ -25,6 +25,8 @@ VALUE, HEIGHT, TXN = 0, 1, 2
 #: A transaction: (number, kind, address, amount, the coins it spends, change), kinds below.
 DEPOSIT, SPEND = 0, 1
 _NONE = np.zeros(0, dtype=np.int64)
+#: What a confirmed spend leaves as its coins' fourth item, so that one pass removes them.
+_SPENT = object()
 
 
 def _number(tx: tuple) -> int:
@@ -147,6 +149,27 @@ class FastChain:
         self.mempool.append((number, SPEND, address, amount, chosen, total - amount))
         return number
 
+    def spend_share(self, address: int, fraction: float, number: int) -> int | None:
+        """A user's spend of ``fraction`` of its address's spendable coins (``int(spendable * fraction)``
+        sats, as :meth:`spendable` then :meth:`spend` would make it, in one pass): the amount, or None
+        when nothing is spent."""
+        free = [coin for coin in self.coins[address] if len(coin) == 3]
+        amount = int(sum(coin[VALUE] for coin in free) * fraction)
+        if amount <= 0:
+            return None
+        chosen = []
+        total = 0
+        for coin in free:
+            chosen.append(coin)
+            total += coin[VALUE]
+            if total >= amount:
+                break
+        for coin in chosen:
+            coin.append(True)
+        self._sorted = False
+        self.mempool.append((number, SPEND, address, amount, chosen, total - amount))
+        return amount
+
     # ------------------------------------------------------------------ blocks
 
     def mine(self, t: int, timestamp: int) -> ChainChange:
@@ -174,23 +197,32 @@ class FastChain:
 
     def _apply(self, txs: list, height: int) -> np.ndarray:
         """Confirm ``txs`` in order: a deposit adds a coin, a spend takes its coins and returns the change."""
-        coins, total = self.coins, self.total
+        coins = self.coins
+        moved: dict[int, int] = {}  # address -> change of its unspent total
         for number, kind, address, amount, inputs, change in txs:
             own = coins[address]
             if kind == DEPOSIT:
                 own.append([amount, height, number])
-                total[address] += amount
+                moved[address] = moved.get(address, 0) + amount
                 continue
-            taken = {coin[TXN] for coin in inputs}
-            kept = [c for c in own if c[TXN] not in taken]
-            total[address] -= sum(c[VALUE] for c in own if c[TXN] in taken)
+            spent = 0
+            for coin in inputs:  # held by this spend (a fourth item), or free again after a reorg
+                spent += coin[VALUE]
+                if len(coin) == 3:
+                    coin.append(_SPENT)
+                else:
+                    coin[3] = _SPENT
+            kept = [c for c in own if len(c) == 3 or c[3] is not _SPENT]
             if change:
                 kept.append([change, height, number])
-                total[address] += change
             coins[address] = kept
+            moved[address] = moved.get(address, 0) + change - spent
         if not txs:
             return _NONE
-        return np.unique(np.fromiter((tx[2] for tx in txs), dtype=np.int64, count=len(txs)))
+        touched = np.fromiter(moved, dtype=np.int64, count=len(moved))
+        self.total[touched] += np.fromiter(moved.values(), dtype=np.int64, count=len(moved))
+        touched.sort()
+        return touched
 
     def _remember(self, height: int, txs: list, touched: np.ndarray, timestamp: int) -> None:
         self._touched_at[height] = touched

@@ -28,11 +28,11 @@ from attrs import define
 
 from contracts_model.deployment import deployment_plan
 from contracts_model.params import YieldParams
-from contracts_model.proof_of_reserves import MerkleTree, leaf_hash, process_proof
-from contracts_model.keccak import _keccak_256
+from contracts_model.proof_of_reserves import leaf_hash, process_proof
 from sim.disputes import Dispute  # the reference's record; here `user` is the user's number
 from sim.disputes import summarize as summarize_disputes
 from sim.fast.chain import ChainChange
+from sim.fast import merkle
 from sim.fast.ledger import FastLedger
 from sim.fast.records import EMERGENCY_REASON, USDT_SCALE, Context, FastLog
 from sim.invariants import Violations, Window
@@ -542,6 +542,7 @@ class Core:
         supply_after = self.supply + np.cumsum(change)
         self.supply = int(supply_after[-1]) if len(change) else self.supply
         moved = ok | emerg
+        silent = np.flatnonzero(applied & (d == 0)).tolist()  # syncs that changed nothing
         if moved.any():  # the Transfer events, as an indexer counts them
             self.ledger.from_events[users[moved]] += change[moved]
         if applied.any():
@@ -552,7 +553,7 @@ class Core:
                 user = names[int(users[i])]
                 self._tx(t, self.committee, "OracleAggregator", "sync", (user, int(conf[i]), b""),
                          [["OracleAggregator", "NeedsTopUp", (user,)]])
-            for i in np.flatnonzero(applied & (d == 0)).tolist():  # a sync without events
+            for i in silent:  # a sync without events
                 self._tx(t, self.committee, "OracleAggregator", "sync", (names[int(users[i])], int(conf[i]), b""), [])
             self.ledger.access(t, self.committee, "OracleAggregator", "sync")
             self.ledger.syncs(t, done, conf[applied], received, topup[applied])
@@ -566,9 +567,7 @@ class Core:
             self.needs_topup.difference_update(synced.tolist())
             self.ops["sync"] += len(synced)
             outcome["sync"] += len(synced)
-            values, counts = np.unique(delay, return_counts=True)
-            for value, count in zip(values.tolist(), counts.tolist()):
-                self.sync_delays[value] += count
+            self.sync_delays.update(delay.tolist())
             self.log.batch("sync", t, len(synced), user=synced, delta=delta[ok], confirmed=conf[ok],
                            recorded=rec[ok], fee=fee[ok], delay_s=delay)
             back = [u for u in synced.tolist() if u in self.emergency and self.recorded[u] > 0]
@@ -593,7 +592,7 @@ class Core:
         if topup.any():  # the contract refused it (no pre-check, or the vault changed meanwhile)
             self._mark_needs_topup(t, users[topup], delta[topup], conf[topup], rec[topup], fee[topup])
             outcome["needs_topup"] += int(topup.sum())
-        for i in np.flatnonzero(applied & (d == 0)).tolist():  # returned without saying what it did: refused
+        for i in silent:  # returned without saying what it did: refused
             self._refused(t, int(users[i]), "SilentSync", int(delta[i]), int(conf[i]), int(rec[i]), fee[i])
             outcome["error"] += 1
         # -- the yield flow: join, update or burn each participant, in the same order
@@ -701,11 +700,10 @@ class Core:
         """YieldScalesPool._checkpoint for each participant of ``who`` (the index is current); the
         products outgrow 64 bits, so they are Python integers."""
         index, mult = self.index, [int(m) for m in self.mult]
-        usdt = self.p_usdt[who].tolist()
-        bases = [u if k == TRADER else b for k, u, b in zip(self.p_kind[who].tolist(), usdt, self.p_rbtc[who].tolist())]
-        self.p_earned[who] = _obj([e + b * (index - i) * mult[tier] // ACCRUAL_DIVISOR for e, b, i, tier in
-                                   zip(self.p_earned[who].tolist(), bases, self.p_index[who].tolist(),
-                                       self.p_tier[who].tolist())])
+        self.p_earned[who] = _obj([e + (u if k == TRADER else b) * (index - i) * mult[tier] // ACCRUAL_DIVISOR
+                                   for k, e, u, b, i, tier in zip(self.p_kind[who].tolist(), self.p_earned[who].tolist(),
+                                                                  self.p_usdt[who].tolist(), self.p_rbtc[who].tolist(),
+                                                                  self.p_index[who].tolist(), self.p_tier[who].tolist())])
         self.p_index[who] = index
         self.p_tier[who] = self._tier(now - self.p_joined[who])
 
@@ -718,25 +716,39 @@ class Core:
         now = self.genesis + t
         self.g_index += self.g_rate * (now - self.g_index_at)
         self.g_index_at = now
+        mult = [int(m) for m in self.g_mult]
+        index = self.g_index
         ex = who[~is_join]
         if len(ex):
-            self._ghost_weigh(ex, -1)
-            index, mult = self.g_index, [int(m) for m in self.g_mult]
+            # take each participant's weight out of the totals, checkpoint it, move its base-seconds on
             base = self.g_base[ex].tolist()
-            accrued = [b * (index - c) * mult[tier] for b, c, tier in
-                       zip(base, self.g_ckpt[ex].tolist(), self.g_tier[ex].tolist())]
-            self.g_earned[ex] = _obj([e + a for e, a in zip(self.g_earned[ex].tolist(), accrued)])
-            self.g_earned_total += sum(accrued)
-            self.g_ckpt[ex] = index
             tiers_before = self.g_tier[ex]
-            self.g_tier[ex] = self._tier(now - self.g_joined[ex])
-            for kind_code, tier in zip(self.g_kind[ex][self.g_tier[ex] > tiers_before].tolist(),
-                                       self.g_tier[ex][self.g_tier[ex] > tiers_before].tolist()):
-                self.yield_paths[f"tier:{'holder' if kind_code == HOLDER else 'trader'}:"
-                                 f"{('bronze', 'silver', 'gold')[tier]}"] += 1
+            weight = weighted = accrued_total = 0
+            earned, base_seconds = [], []
+            for b, c, tier, e, s, changed in zip(base, self.g_ckpt[ex].tolist(), tiers_before.tolist(),
+                                                 self.g_earned[ex].tolist(), self.g_base_seconds[ex].tolist(),
+                                                 self.g_changed[ex].tolist()):
+                w = b * mult[tier]
+                weight += w
+                weighted += w * c
+                accrued = w * (index - c)
+                accrued_total += accrued
+                earned.append(e + accrued)
+                base_seconds.append(s + b * (now - changed))
+            self.g_weight -= weight
+            self.g_weighted -= weighted
+            self.g_earned[ex] = _obj(earned)
+            self.g_earned_total += accrued_total
+            self.g_ckpt[ex] = index
+            tiers = self._tier(now - self.g_joined[ex])
+            self.g_tier[ex] = tiers
+            up = tiers > tiers_before
+            if up.any():
+                for kind_code, tier in zip(self.g_kind[ex][up].tolist(), tiers[up].tolist()):
+                    self.yield_paths[f"tier:{'holder' if kind_code == HOLDER else 'trader'}:"
+                                     f"{('bronze', 'silver', 'gold')[tier]}"] += 1
             self.g_checkpoints[ex] += 1
-            self.g_base_seconds[ex] = _obj([s + b * (now - c) for s, b, c in
-                                            zip(self.g_base_seconds[ex].tolist(), base, self.g_changed[ex].tolist())])
+            self.g_base_seconds[ex] = _obj(base_seconds)
             self.g_changed[ex] = now
             self.g_base[ex] = _obj(new_base[~is_join].tolist())
         jn = who[is_join]
@@ -747,13 +759,16 @@ class Core:
             self.g_base[jn] = join_amount[is_join].astype(object)
             self.g_tier[jn] = 0
             self.g_joined[jn] = now
-            self.g_ckpt[jn] = self.g_index
+            self.g_ckpt[jn] = index
             self.g_earned[jn] = 0
             self.g_claimed[jn] = 0
             self.g_checkpoints[jn] = 0
             self.g_base_seconds[jn] = 0
             self.g_changed[jn] = now
-        self._ghost_weigh(who, +1)
+        # every written participant's weight back in, checkpointed at the current index
+        weight = sum(b * mult[tier] for b, tier in zip(self.g_base[who].tolist(), self.g_tier[who].tolist()))
+        self.g_weight += weight
+        self.g_weighted += weight * index
         self._ghost_reads(t, who, owed_before, functions)
         peak = np.maximum.accumulate(np.maximum(supply, self.g_peak))
         self.g_peak = int(peak[-1])
@@ -800,12 +815,6 @@ class Core:
                 self.violate(t, "yield", name, "accrued yield differs from the exact accrual by more than rounding",
                              function=label, claimed_plus_owed=claimed[i] + owed_after[i],
                              exact=exact[i] / ACCRUAL_DIVISOR, checkpoints=checkpoints[i])
-
-    def _ghost_weigh(self, who: np.ndarray, sign: int) -> None:
-        mult = [int(m) for m in self.g_mult]
-        weights = [b * mult[tier] for b, tier in zip(self.g_base[who].tolist(), self.g_tier[who].tolist())]
-        self.g_weight += sign * sum(weights)
-        self.g_weighted += sign * sum(w * c for w, c in zip(weights, self.g_ckpt[who].tolist()))
 
     def owed_total(self, now: int) -> float:
         index = self.g_index + self.g_rate * (now - self.g_index_at)
@@ -907,7 +916,11 @@ class Core:
         mult = int(self.g_mult[tier])
         self.g_weight += base * mult
         self.g_weighted += base * mult * self.g_index
-        self._ghost_reads(t, np.array([user]), None, ["claimYield"])
+        # the yield monitor's reads (_ghost_reads, for one participant in plain integers; it reports)
+        exact, checkpoints = self.g_earned[user], int(self.g_checkpoints[user])
+        if self.p_tier[user] != tier or \
+                not 0 <= exact - (self.g_claimed[user] + owed_after) * ACCRUAL_DIVISOR < (checkpoints + 1) * ACCRUAL_DIVISOR:
+            self._ghost_reads(t, np.array([user]), None, ["claimYield"])
         if self.g_supply > self.g_peak:
             self.g_peak = self.g_supply
         expected = min(y.max_rate, y.base_rate * (self.g_supply * 100 // self.g_peak) * 100 // 10_000)
@@ -1032,16 +1045,16 @@ class Core:
 
     # ====================================================================== proof of reserves (invariant 8)
 
-    def leaf_hashes(self, height: int, timestamp: int) -> tuple[np.ndarray, list[bytes]]:
-        """Every binding's leaf hash: PROTOCOL.md's packed layout, built for all leaves in one array."""
+    def leaf_hashes(self, height: int, timestamp: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every binding's leaf hash (an ``(n, 32)`` byte matrix): PROTOCOL.md's packed layout, built for all
+        leaves in one array and hashed by the compiled keccak of :mod:`sim.fast.merkle`."""
         n = len(self.bindings)
         balances = self.addr_conf[self.binding_address[:n]]
         packed = np.empty((n, 105), dtype=np.uint8)
         packed[:, :85] = self.leaf_prefix[:n]
         packed[:, 85:93] = balances.astype(">u8").view(np.uint8).reshape(n, 8)
         packed[:, 93:105] = np.frombuffer(height.to_bytes(4, "big") + timestamp.to_bytes(8, "big"), dtype=np.uint8)
-        data = packed.tobytes()
-        return balances, [_keccak_256(data[i:i + 105]).digest() for i in range(0, 105 * n, 105)]
+        return balances, merkle.hash_rows(packed)
 
     def publish_reserves(self, t: int) -> Snapshot | None:
         if not self.bindings:
@@ -1050,9 +1063,9 @@ class Core:
         height = self.tip
         balances, hashes = self.leaf_hashes(height, now)
         user, _, program, method, checksum = self.bindings[0]
-        if hashes[0] != leaf_hash(self.names[user], program, checksum, method, int(balances[0]), height, now):
+        if hashes[0].tobytes() != leaf_hash(self.names[user], program, checksum, method, int(balances[0]), height, now):
             raise AssertionError("the packed leaves differ from ProofOfReserves.leafHash")  # a layout bug, not a finding
-        tree = MerkleTree(hashes)
+        tree = merkle.Tree(hashes)
         total = int(balances.sum())
         round_ = len(self.por_rounds)
         self.por_rounds.append((tree.root, height, total, now))
@@ -1066,7 +1079,7 @@ class Core:
         self._check_reserves(t, snapshot, tree, hashes)
         return snapshot
 
-    def _check_reserves(self, t: int, snapshot: Snapshot, tree: MerkleTree, hashes: list[bytes]) -> None:
+    def _check_reserves(self, t: int, snapshot: Snapshot, tree: merkle.Tree, hashes: np.ndarray) -> None:
         """Invariant 8: every leaf's proof leads to the published root, the total is the chain's, the
         contract accepts sampled proofs and rejects a tampered leaf.
 
@@ -1074,30 +1087,11 @@ class Core:
         its walk hashes upwards. Walks of leaves under one node continue identically above it once
         they reach it with the same value, so each walk stops where it meets a walked path with the
         same value and takes that walk's end: the answer of walking every proof to the top, with
-        each node hashed once per round instead of once per leaf below it.
+        each node hashed once per round instead of once per leaf below it (:func:`sim.fast.merkle.walk_all`).
         """
-        root = snapshot.root
-        nodes, positions = tree._nodes, tree._position
-        seen: list = [None] * len(nodes)  # node -> (value a walk reached there, where that walk ended)
-        for i, value in enumerate(hashes):
-            node, trail, end = positions[i], [], None
-            while node > 0:
-                sibling = nodes[node + 1 if node & 1 else node - 1]
-                value = _keccak_256(value + sibling).digest() if value < sibling else \
-                    _keccak_256(sibling + value).digest()
-                node = (node - 1) >> 1
-                met = seen[node]
-                if met is not None and met[0] == value:
-                    end = met[1]
-                    break
-                trail.append((node, value))
-            if end is None:
-                end = value
-            for node, value in trail:
-                seen[node] = (value, end)
-            if end != root:
-                self.violate(t, "reserves", snapshot.leaves.eth(i), "a leaf's proof does not lead to the "
-                             "published root", round=snapshot.round, leaf=hashes[i])
+        for i in np.flatnonzero(~merkle.walk_all(hashes, tree, snapshot.root)).tolist():
+            self.violate(t, "reserves", snapshot.leaves.eth(i), "a leaf's proof does not lead to the "
+                         "published root", round=snapshot.round, leaf=hashes[i].tobytes())
         reserves = int(self.addr_conf[self.binding_address[:len(self.bindings)]].sum())
         if snapshot.total_sats != reserves:
             self.violate(t, "reserves", "committee", "the published total differs from the confirmed BTC on the chain",
@@ -1111,7 +1105,7 @@ class Core:
         step = max(1, count // max(1, checks))
         for i in range(0, count, step)[:checks]:  # ProofOfReserves.verifyInRound
             self.verified += 1
-            if process_proof(hashes[i], tree.proof(i)) != published[0]:
+            if process_proof(hashes[i].tobytes(), tree.proof(i)) != published[0]:
                 self.violate(t, "reserves", snapshot.leaves.eth(i), "the contract rejected a valid proof",
                              round=snapshot.round, answer="False")
         first = snapshot.leaves[0]

@@ -23,6 +23,7 @@ from sim.bitcoin.address import encode_p2tr, encode_p2wpkh
 from sim.bitcoin.transactions import MAX_MONEY
 from sim.config import DAY, WorldConfig
 from sim.draws import uniform_int
+from sim.fast import objects
 from sim.fast.chain import FastChain
 
 RECEIVE, SPEND, CHECK_FEES, WITHDRAW, BIND, ONBOARD = range(6)
@@ -222,11 +223,11 @@ class Exogenous:
         if len(spend):
             who = users[spend]
             addresses = self._pick(who, a["pick"][spend], counts[spend])
-            spendable, do_spend = chain.spendable, chain.spend
+            spend_share = chain.spend_share
             done, amounts = [], []
             for i, address, fraction in zip(spend.tolist(), addresses.tolist(), a["fraction"][spend].tolist()):
-                amount = int(spendable(address) * fraction)
-                if do_spend(address, amount, first + i) is not None:
+                amount = spend_share(address, fraction, first + i)
+                if amount is not None:
                     done.append(i)
                     amounts.append(amount)
             if done:
@@ -342,6 +343,7 @@ def _produce(exo: Exogenous, until: int, conn, per_message: int) -> None:
             while len(message) < per_message:
                 horizon, items = exo.next_batch(until)
                 message.append((horizon, items))
+                objects.settle()
                 if horizon >= until:
                     done = True
                     break

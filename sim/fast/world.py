@@ -29,6 +29,7 @@ from contracts_model.deployment import yield_configuration
 from sim.config import DAY, WorldConfig
 from sim.draws import uniform_int
 from sim.fast.core import Core
+from sim.fast import objects
 from sim.fast.exogenous import Exogenous, Feeder
 from sim.fast.records import FastLog
 from sim.metrics import COLUMNS
@@ -132,12 +133,19 @@ class FastWorld:
     def run(self, until: int | None = None, *, on_progress: Callable[[int], None] | None = None,
             step_s: int = 3_600) -> None:
         end = self.config.duration_s if until is None else min(until, self.config.duration_s)
+        try:
+            self._run(end, on_progress, step_s)
+        finally:
+            objects.release()
+
+    def _run(self, end: int, on_progress, step_s: int) -> None:
         core = self.core
-        heap = self._heap
         next_report = self.now + step_s
+        heap = self._heap
         while True:
             while self._horizon < end and (not heap or heap[0][0] > self._horizon):
                 self._from_outside(end)
+                objects.settle()
             if not heap or heap[0][0] >= end:
                 break
             t, cls = heap[0][0], heap[0][1]
@@ -224,8 +232,13 @@ class FastWorld:
             if stop == 0:
                 return
             users, withdraw = ticks["user"][:stop], ticks["withdraw"][:stop]
-            low = (core.vault[users] < threshold).astype(bool) | np.isin(users, users[withdraw])
-            for i in np.flatnonzero(withdraw | (low & self.tops_up[users])).tolist():
+            may = self.tops_up[users]  # a check may top up: a top-upper whose vault is low now ...
+            looked = np.flatnonzero(may)
+            may[looked] = (core.vault[users[looked]] < threshold).astype(bool)
+            if withdraw.any():  # ... or will be once its own withdrawal in this batch empties it
+                may |= self.tops_up[users] & np.isin(users, users[withdraw])
+                may |= withdraw
+            for i in np.flatnonzero(may).tolist():
                 when, user = int(times[i]), int(users[i])
                 if when != self.now:
                     self._advance(when)
