@@ -227,6 +227,7 @@ class Tree:
         if n == 0:
             raise ValueError("a Merkle tree needs at least one leaf")
         order = sort_order(leaves)
+        self.order = order  # leaf index as given, by rank (node 2n - 2 - rank)
         self.nodes = _build(np.ascontiguousarray(_as_lanes(leaves)[order]), ROUND_CONSTANTS)
         self.positions = np.empty(n, dtype=np.int64)  # leaf index as given -> node index
         self.positions[order] = 2 * n - 2 - np.arange(n)
@@ -247,7 +248,7 @@ class Tree:
 
 
 @njit(cache=True)
-def _walk_all(leaves, positions, nodes, root, rcs):
+def _walk_all(leaves, positions, nodes, root, rcs, sequence):
     size = nodes.shape[0]
     n = leaves.shape[0]
     seen = np.zeros(size, dtype=np.bool_)  # a walk passed this node ...
@@ -257,7 +258,7 @@ def _walk_all(leaves, positions, nodes, root, rcs):
     ok = np.zeros(n, dtype=np.bool_)
     value = np.empty(4, dtype=np.uint64)
     a = np.zeros(25, dtype=np.uint64)
-    for i in range(n):
+    for i in sequence:  # neighbouring leaves in turn: their walks meet low, in memory just walked
         value[:] = leaves[i]
         node = positions[i]
         depth = 0
@@ -287,4 +288,4 @@ def _walk_all(leaves, positions, nodes, root, rcs):
 def walk_all(leaves: np.ndarray, tree: Tree, root: bytes) -> np.ndarray:
     """Whether each leaf's proof in ``tree`` leads to ``root``: a boolean per ``(n, 32)`` leaf."""
     return _walk_all(_as_lanes(leaves), tree.positions, tree.nodes,
-                     np.frombuffer(root, dtype="<u8").copy(), ROUND_CONSTANTS)
+                     np.frombuffer(root, dtype="<u8").copy(), ROUND_CONSTANTS, tree.order)

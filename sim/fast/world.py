@@ -87,7 +87,7 @@ class FastWorld:
         self._heap: list = []  # (t, class, sequence, handler, argument)
         self._seq = 0
         self._horizon = -1  # everything from outside up to this second is in the heap
-        self._ticks: list[dict] = []  # users' fee checks and withdrawals not yet looked at
+        self._ticks: list[_Ticks] = []  # users' fee checks and withdrawals not yet looked at
         window = max(1, c.onboarding_window_s)
         if traders:
             ttimes = np.sort(self.rng_yield.integers(0, window, size=len(traders)))
@@ -149,7 +149,7 @@ class FastWorld:
             if not heap or heap[0][0] >= end:
                 break
             t, cls = heap[0][0], heap[0][1]
-            if self._ticks and self._ticks[0]["t"][0] <= t:
+            if self._ticks and self._ticks[0].next_t <= t:
                 self._run_ticks(t, cls > ACTIONS)
             _, _, _, handler, arg = heapq.heappop(heap)
             if t != self.now:
@@ -176,7 +176,7 @@ class FastWorld:
             if kind == "btc_tx":
                 self.log.batch("btc_tx", payload.pop("t"), len(payload["txid"]), **payload)
             elif kind == "ticks":
-                self._ticks.append(payload)
+                self._ticks.append(_Ticks(payload, self.tops_up))
             else:
                 self._push(t, cls, self._outside, (kind, payload))
 
@@ -227,28 +227,28 @@ class FastWorld:
         threshold = self.config.agents.topup_below_wei
         while self._ticks:
             ticks = self._ticks[0]
-            times = ticks["t"]
+            times, start = ticks.t, ticks.pos
             stop = int(np.searchsorted(times, t, side="right" if inclusive else "left"))
-            if stop == 0:
+            if stop <= start:
                 return
-            users, withdraw = ticks["user"][:stop], ticks["withdraw"][:stop]
-            may = self.tops_up[users]  # a check may top up: a top-upper whose vault is low now ...
+            users, withdraw = ticks.user[start:stop], ticks.withdraw[start:stop]
+            may = ticks.tops_up[start:stop].copy()  # a check may top up: a top-upper whose vault is low now ...
             looked = np.flatnonzero(may)
             may[looked] = (core.vault[users[looked]] < threshold).astype(bool)
-            if withdraw.any():  # ... or will be once its own withdrawal in this batch empties it
-                may |= self.tops_up[users] & np.isin(users, users[withdraw])
+            if ticks.withdrawals[stop] > ticks.withdrawals[start]:  # ... or once its own withdrawal empties it
+                may |= ticks.tops_up[start:stop] & np.isin(users, users[withdraw])
                 may |= withdraw
             for i in np.flatnonzero(may).tolist():
-                when, user = int(times[i]), int(users[i])
+                when, user = int(times[start + i]), int(users[i])
                 if when != self.now:
                     self._advance(when)
                 if withdraw[i]:
                     if core.vault[user] > 0:
                         core.withdraw(when, user)
                 elif self._may_top_up(user, when) and core.vault[user] < threshold:
-                    self._top_up(when, user, int(ticks["topup"][i]))
+                    self._top_up(when, user, int(ticks.topup[start + i]))
             if stop < len(times):
-                self._ticks[0] = {key: value[stop:] for key, value in ticks.items()}
+                ticks.pos, ticks.next_t = stop, int(times[stop])
                 return
             self._ticks.pop(0)
 
@@ -493,6 +493,18 @@ class FastWorld:
         self.log.record(t, "world_end", total_supply=core.supply, btc_height=core.tip, users=core.registered_count)
         self.feeder.close()
         self.log.flush()
+
+
+class _Ticks:
+    """One batch of users' fee checks and withdrawals (arrays in time order), looked at from ``pos`` on."""
+
+    __slots__ = ("t", "user", "withdraw", "topup", "tops_up", "withdrawals", "pos", "next_t")
+
+    def __init__(self, payload: dict, tops_up: np.ndarray):
+        self.t, self.user, self.withdraw, self.topup = payload["t"], payload["user"], payload["withdraw"], payload["topup"]
+        self.tops_up = tops_up[self.user]  # who tops up at all is drawn once per world
+        self.withdrawals = np.concatenate([[0], np.cumsum(self.withdraw)])  # withdrawals before each position
+        self.pos, self.next_t = 0, int(self.t[0])
 
 
 class _Registry:
