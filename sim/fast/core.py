@@ -700,10 +700,11 @@ class Core:
         """YieldScalesPool._checkpoint for each participant of ``who`` (the index is current); the
         products outgrow 64 bits, so they are Python integers."""
         index, mult = self.index, [int(m) for m in self.mult]
-        self.p_earned[who] = _obj([e + (u if k == TRADER else b) * (index - i) * mult[tier] // ACCRUAL_DIVISOR
-                                   for k, e, u, b, i, tier in zip(self.p_kind[who].tolist(), self.p_earned[who].tolist(),
-                                                                  self.p_usdt[who].tolist(), self.p_rbtc[who].tolist(),
-                                                                  self.p_index[who].tolist(), self.p_tier[who].tolist())])
+        usdt = self.p_usdt[who].tolist()
+        bases = [u if k == TRADER else b for k, u, b in zip(self.p_kind[who].tolist(), usdt, self.p_rbtc[who].tolist())]
+        self.p_earned[who] = _obj([e + b * (index - i) * mult[tier] // ACCRUAL_DIVISOR for e, b, i, tier in
+                                   zip(self.p_earned[who].tolist(), bases, self.p_index[who].tolist(),
+                                       self.p_tier[who].tolist())])
         self.p_index[who] = index
         self.p_tier[who] = self._tier(now - self.p_joined[who])
 
