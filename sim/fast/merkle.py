@@ -7,17 +7,19 @@ the largest cost of a long run. Here the same computations run as numba-compiled
 arrays, one call per round:
 
 * :func:`hash_rows` — keccak256 of every row of a ``uint8`` matrix (the packed leaves);
-* :func:`build` — OpenZeppelin's ``SimpleMerkleTree`` layout, exactly as
+* :class:`Tree` — OpenZeppelin's ``SimpleMerkleTree`` layout, exactly as
   :class:`contracts_model.proof_of_reserves.MerkleTree` builds it (leaves sorted as big-endian
   bytes32 fill the last ``n`` of ``2n - 1`` slots, node ``i`` = sorted-pair hash of ``2i + 1`` and
   ``2i + 2``);
 * :func:`walk_all` — every leaf's proof walked to the top (the siblings on its path, as
-  ``MerkleTree.proof`` returns them), memoized as :meth:`sim.fast.core.Core._check_reserves` did:
-  a walk that reaches a node with the value an earlier walk had there takes that walk's end.
+  ``MerkleTree.proof`` returns them), memoized: a walk that reaches a node with the value an
+  earlier walk had there takes that walk's end (see :meth:`sim.fast.core.Core._check_reserves`).
 
-Keccak-f[1600] follows FIPS 202 with Ethereum's original padding (``0x01 … 0x80``, rate 136 bytes);
-the round constants are derived from their LFSR; the
-permutation keeps the 25 lanes in local variables, one line per lane. Tests hold every function to pysha3 and to ``MerkleTree`` (``tests/test_fast_merkle.py``).
+Keccak-f[1600] follows FIPS 202 with Ethereum's original padding (``0x01 … 0x80``, rate 136
+bytes); the round constants are derived from their LFSR, and the permutation keeps the 25 lanes in
+local variables, one line per lane. Hashes are kept as four little-endian 64-bit lanes, so a node
+pair is loaded into the state without touching bytes. Tests hold every function to pysha3 and to
+``MerkleTree`` (``tests/test_fast_merkle.py``).
 """
 
 from __future__ import annotations
