@@ -129,24 +129,14 @@ class FastChain:
         address's spendable coins fall short."""
         if amount <= 0:
             return None
-        chosen = []
-        total = 0
-        for coin in self.coins[address]:
-            if len(coin) == 3:  # not held by a pending spend
-                chosen.append(coin)
-                total += coin[VALUE]
-                if total >= amount:
-                    break
-        if total < amount:
-            return None
-        for coin in chosen:
-            coin.append(True)
-        if number is None:
+        numbered = number is None  # the next number, taken only if the spend is made
+        if numbered:
             number = self.tx_count
+        free = (coin for coin in self.coins[address] if len(coin) == 3)  # not held by a pending spend
+        if not self._hold(address, free, amount, number):
+            return None
+        if numbered:
             self.tx_count += 1
-        else:
-            self._sorted = False
-        self.mempool.append((number, SPEND, address, amount, chosen, total - amount))
         return number
 
     def spend_share(self, address: int, fraction: float, number: int) -> int | None:
@@ -157,6 +147,12 @@ class FastChain:
         amount = int(sum(coin[VALUE] for coin in free) * fraction)
         if amount <= 0:
             return None
+        self._hold(address, free, amount, number)
+        return amount
+
+    def _hold(self, address: int, free, amount: int, number: int) -> bool:
+        """Hold the oldest of the ``free`` coins that cover ``amount`` for spend ``number`` (into the
+        mempool, change back to the address); False, holding nothing, if they fall short."""
         chosen = []
         total = 0
         for coin in free:
@@ -164,11 +160,13 @@ class FastChain:
             total += coin[VALUE]
             if total >= amount:
                 break
+        if total < amount:
+            return False
         for coin in chosen:
             coin.append(True)
         self._sorted = False
         self.mempool.append((number, SPEND, address, amount, chosen, total - amount))
-        return amount
+        return True
 
     # ------------------------------------------------------------------ blocks
 

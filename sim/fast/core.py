@@ -45,6 +45,12 @@ HOLDER, TRADER = 0, 1
 INT64_SAFE = 2**62
 
 
+def _exact_within_rounding(exact: int, paid_and_owed: int, checkpoints: int) -> bool:
+    """The yield monitor's accrual rule: the exact accrual (a numerator over ACCRUAL_DIVISOR) is at least
+    what was paid and is owed, and exceeds it by less than one unit of rounding per checkpoint, plus one."""
+    return 0 <= exact - paid_and_owed * ACCRUAL_DIVISOR < (checkpoints + 1) * ACCRUAL_DIVISOR
+
+
 def _obj(values) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
     out[:] = list(values)
@@ -796,8 +802,7 @@ class Core:
         checkpoints = self.g_checkpoints[who].tolist()
         fell = owed_before is not None and any(b is not None and a < b for a, b in zip(owed_after, owed_before))
         wrong_tier = (self.p_tier[who] != self.g_tier[who]).any()
-        off = any(not 0 <= x - (c + a) * ACCRUAL_DIVISOR < (k + 1) * ACCRUAL_DIVISOR
-                  for x, c, a, k in zip(exact, claimed, owed_after, checkpoints))
+        off = not all(_exact_within_rounding(x, c + a, k) for x, c, a, k in zip(exact, claimed, owed_after, checkpoints))
         if not (fell or wrong_tier or off):
             return
         for i, user in enumerate(who.tolist()):
@@ -812,7 +817,7 @@ class Core:
                              "gives", function=label, tier=int(self.p_tier[user]), expected_tier=int(self.g_tier[user]),
                              days_in_pool=(self.genesis + t - int(self.g_joined[user])) // 86_400,
                              kind="holder" if self.g_kind[user] == HOLDER else "trader")
-            if not 0 <= exact[i] - (claimed[i] + owed_after[i]) * ACCRUAL_DIVISOR < (checkpoints[i] + 1) * ACCRUAL_DIVISOR:
+            if not _exact_within_rounding(exact[i], claimed[i] + owed_after[i], checkpoints[i]):
                 self.violate(t, "yield", name, "accrued yield differs from the exact accrual by more than rounding",
                              function=label, claimed_plus_owed=claimed[i] + owed_after[i],
                              exact=exact[i] / ACCRUAL_DIVISOR, checkpoints=checkpoints[i])
@@ -918,9 +923,8 @@ class Core:
         self.g_weight += base * mult
         self.g_weighted += base * mult * self.g_index
         # the yield monitor's reads (_ghost_reads, for one participant in plain integers; it reports)
-        exact, checkpoints = self.g_earned[user], int(self.g_checkpoints[user])
-        if self.p_tier[user] != tier or \
-                not 0 <= exact - (self.g_claimed[user] + owed_after) * ACCRUAL_DIVISOR < (checkpoints + 1) * ACCRUAL_DIVISOR:
+        if self.p_tier[user] != tier or not _exact_within_rounding(self.g_earned[user], self.g_claimed[user] + owed_after,
+                                                                   int(self.g_checkpoints[user])):
             self._ghost_reads(t, np.array([user]), None, ["claimYield"])
         if self.g_supply > self.g_peak:
             self.g_peak = self.g_supply
@@ -1246,8 +1250,7 @@ class Core:
             exact = self.g_earned[user] + self.g_base[user] * (index - self.g_ckpt[user]) * \
                 int(self.g_mult[int(self.g_tier[user])])
             paid_and_owed = self.g_claimed[user] + self.owed(user, now)
-            gap = exact - paid_and_owed * ACCRUAL_DIVISOR
-            if not 0 <= gap < (int(self.g_checkpoints[user]) + 1) * ACCRUAL_DIVISOR:
+            if not _exact_within_rounding(exact, paid_and_owed, int(self.g_checkpoints[user])):
                 self.violate(t, "yield", self.names[user], "accrued yield differs from the exact accrual by more "
                              "than rounding", function="YieldScalesPool.calculateYieldOwed",
                              claimed_plus_owed=paid_and_owed, exact=exact / ACCRUAL_DIVISOR,
