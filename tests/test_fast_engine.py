@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 
 from sim.bitcoin.chain import BitcoinChain
+from contracts_model.params import PRESETS, YieldParams
 from sim.config import DAY, HOUR, AgentConfig, WorldConfig
 from sim.fast import core as fast_core
 from sim.fast.chain import FastChain
@@ -76,6 +77,26 @@ def test_random_worlds_replay_to_the_same_outcome(config):
     """Reorgs that double-spend part of the deposits, min_conf up to 3, reaction delays, outages."""
     problems, _, _ = outcome_differences(config)
     assert problems == [], "\n".join(problems[:10])
+
+
+def test_yield_beyond_64_bits_reaches_the_reference_outcome():
+    """Whales of a quarter of all bitcoin, traders with 10^24 USDT, 100 % rates and 100x multipliers: the
+    pool's and the ghost ledger's arithmetic leaves int64 (sim/fast/exact.py takes the Python-integer road
+    and the ghost's accrual column turns into Python integers), and the outcome is still the reference's."""
+    from contracts_model.validation import MAX_SATS
+    from sim.config import YieldConfig
+
+    yields = YieldParams(base_rate=10_000, max_rate=10_000, silver_after=DAY, gold_after=2 * DAY,
+                         bronze_multiplier=10_000, silver_multiplier=10_000, gold_multiplier=10_000)
+    config = WorldConfig(seed=5, users=6, duration_s=3 * DAY, backend="model", log="full",
+                         params=attrs.evolve(PRESETS["testnet"], yield_params=yields), preset=None,
+                         agents=AgentConfig(initial_btc_sats=(MAX_SATS // 8, MAX_SATS // 4), receive_per_day=2.0,
+                                            spend_per_day=2.0),
+                         yields=YieldConfig(traders=3, trader_usdt=(10**23, 10**24), claim_per_day=3.0,
+                                            trader_add_per_day=2.0))
+    problems, core, world = outcome_differences(config)
+    assert problems == [], "\n".join(problems[:10])
+    assert core.g_earned.dtype == object and core.claims > 0 and world.violations.count == 0
 
 
 def test_the_comparison_notices_a_fee_one_wei_off(monkeypatch):

@@ -32,6 +32,7 @@ from contracts_model.proof_of_reserves import leaf_hash, process_proof
 from sim.disputes import Dispute  # the reference's record; here `user` is the user's number
 from sim.disputes import summarize as summarize_disputes
 from sim.fast.chain import ChainChange
+from sim.fast.exact import add, add_into, add_one, dot, product, sub, total
 from sim.fast import merkle
 from sim.fast.ledger import FastLedger
 from sim.fast.records import EMERGENCY_REASON, USDT_SCALE, Context, FastLog
@@ -45,10 +46,15 @@ HOLDER, TRADER = 0, 1
 INT64_SAFE = 2**62
 
 
-def _exact_within_rounding(exact: int, paid_and_owed: int, checkpoints: int) -> bool:
+def _exact_within_rounding(whole, paid_and_owed, checkpoints):
     """The yield monitor's accrual rule: the exact accrual (a numerator over ACCRUAL_DIVISOR) is at least
-    what was paid and is owed, and exceeds it by less than one unit of rounding per checkpoint, plus one."""
-    return 0 <= exact - paid_and_owed * ACCRUAL_DIVISOR < (checkpoints + 1) * ACCRUAL_DIVISOR
+    what was paid and is owed, and exceeds it by less than one unit of rounding per checkpoint, plus one:
+    ``0 <= exact - paid_and_owed * D < (checkpoints + 1) * D``. Given ``whole = exact // D`` (the remainder
+    is below one unit) that is ``0 <= whole - paid_and_owed <= checkpoints``. For one participant (Python
+    integers) or elementwise (integer arrays)."""
+    gap = whole - paid_and_owed if isinstance(whole, int) and isinstance(paid_and_owed, int) else \
+        sub(whole, paid_and_owed)
+    return (gap >= 0) & (gap <= checkpoints)
 
 
 def _obj(values) -> np.ndarray:
@@ -188,10 +194,12 @@ class Core:
         self.g_tier = np.zeros(p, dtype=np.int64)
         self.g_joined = np.zeros(p, dtype=np.int64)
         self.g_ckpt = _obj([0] * p)
-        self.g_earned = _obj([0] * p)  # numerators over ACCRUAL_DIVISOR
+        # the exact accrual of each participant, a numerator over ACCRUAL_DIVISOR, as whole units and remainder
+        self.g_earned = np.zeros(p, dtype=np.int64)  # exact // ACCRUAL_DIVISOR (Python integers if it must)
+        self.g_earned_rest = np.zeros(p, dtype=np.int64)  # exact % ACCRUAL_DIVISOR
         self.g_claimed = _obj([0] * p)
         self.g_checkpoints = np.zeros(p, dtype=np.int64)
-        self.g_base_seconds = _obj([0] * p)
+        self.g_base_seconds = np.zeros(p, dtype=np.int64)  # (Python integers if it must)
         self.g_changed = np.zeros(p, dtype=np.int64)
         self.g_supply = 0
         self.g_peak = 1
@@ -692,26 +700,28 @@ class Core:
                     functions=np.where(is_join, "joinAsBitcoinHolder",
                                        np.where(is_burn, "emergencyBurn", "updateRBTCContribution")))
 
-    def _owed_many(self, who: np.ndarray, now: int) -> list:
+    def _earned_at(self, who: np.ndarray, index: int) -> np.ndarray:
+        """What each participant of ``who`` has earned once checkpointed at ``index``: its earned yield plus
+        its base (USDT for a trader, rBTC for a holder) times the index's growth and its tier's multiplier."""
+        kind = self.p_kind[who]
+        traders = kind == TRADER
+        base = np.where(traders, self.p_usdt[who], self.p_rbtc[who]) if traders.any() else self.p_rbtc[who]
+        grown = product(base, sub(index, self.p_index[who]), self.mult[self.p_tier[who]])
+        return add(self.p_earned[who], grown // ACCRUAL_DIVISOR)
+
+    def _owed_many(self, who: np.ndarray, now: int) -> np.ndarray:
         """calculateYieldOwed for each of ``who`` (None for one that is not a participant)."""
-        index = self.index + self.rate * (now - self.index_at)
-        mult = [int(m) for m in self.mult]
-        return [None if k < 0 else e + (u if k == TRADER else b) * (index - i) * mult[tier] // ACCRUAL_DIVISOR - c
-                for k, e, u, b, i, tier, c in zip(self.p_kind[who].tolist(), self.p_earned[who].tolist(),
-                                                  self.p_usdt[who].tolist(), self.p_rbtc[who].tolist(),
-                                                  self.p_index[who].tolist(), self.p_tier[who].tolist(),
-                                                  self.p_claimed[who].tolist())]
+        owed = sub(self._earned_at(who, self.index + self.rate * (now - self.index_at)), self.p_claimed[who])
+        absent = self.p_kind[who] < 0
+        if absent.any():
+            owed = owed.astype(object)
+            owed[absent] = None
+        return owed
 
     def _checkpoint(self, who: np.ndarray, now: int) -> None:
-        """YieldScalesPool._checkpoint for each participant of ``who`` (the index is current); the
-        products outgrow 64 bits, so they are Python integers."""
-        index, mult = self.index, [int(m) for m in self.mult]
-        usdt = self.p_usdt[who].tolist()
-        bases = [u if k == TRADER else b for k, u, b in zip(self.p_kind[who].tolist(), usdt, self.p_rbtc[who].tolist())]
-        self.p_earned[who] = _obj([e + b * (index - i) * mult[tier] // ACCRUAL_DIVISOR for e, b, i, tier in
-                                   zip(self.p_earned[who].tolist(), bases, self.p_index[who].tolist(),
-                                       self.p_tier[who].tolist())])
-        self.p_index[who] = index
+        """YieldScalesPool._checkpoint for each participant of ``who`` (the index is current)."""
+        self.p_earned[who] = self._earned_at(who, self.index)
+        self.p_index[who] = self.index
         self.p_tier[who] = self._tier(now - self.p_joined[who])
 
     # ====================================================================== the ghost ledger (invariant 7)
@@ -723,29 +733,20 @@ class Core:
         now = self.genesis + t
         self.g_index += self.g_rate * (now - self.g_index_at)
         self.g_index_at = now
-        mult = [int(m) for m in self.g_mult]
+        mult = self.g_mult
         index = self.g_index
         ex = who[~is_join]
         if len(ex):
             # take each participant's weight out of the totals, checkpoint it, move its base-seconds on
-            base = self.g_base[ex].tolist()
+            base, ckpt = self.g_base[ex], self.g_ckpt[ex]
             tiers_before = self.g_tier[ex]
-            weight = weighted = accrued_total = 0
-            earned, base_seconds = [], []
-            for b, c, tier, e, s, changed in zip(base, self.g_ckpt[ex].tolist(), tiers_before.tolist(),
-                                                 self.g_earned[ex].tolist(), self.g_base_seconds[ex].tolist(),
-                                                 self.g_changed[ex].tolist()):
-                w = b * mult[tier]
-                weight += w
-                weighted += w * c
-                accrued = w * (index - c)
-                accrued_total += accrued
-                earned.append(e + accrued)
-                base_seconds.append(s + b * (now - changed))
-            self.g_weight -= weight
-            self.g_weighted -= weighted
-            self.g_earned[ex] = _obj(earned)
-            self.g_earned_total += accrued_total
+            weight = product(base, mult[tiers_before])
+            self.g_weight -= total(weight)
+            self.g_weighted -= dot(weight, ckpt)
+            accrued = product(weight, sub(index, ckpt))
+            self._ghost_accrue(ex, accrued)
+            self.g_earned_total += total(accrued)
+            self.g_base_seconds = add_into(self.g_base_seconds, ex, product(base, now - self.g_changed[ex]))
             self.g_ckpt[ex] = index
             tiers = self._tier(now - self.g_joined[ex])
             self.g_tier[ex] = tiers
@@ -755,9 +756,8 @@ class Core:
                     self.yield_paths[f"tier:{'holder' if kind_code == HOLDER else 'trader'}:"
                                      f"{('bronze', 'silver', 'gold')[tier]}"] += 1
             self.g_checkpoints[ex] += 1
-            self.g_base_seconds[ex] = _obj(base_seconds)
             self.g_changed[ex] = now
-            self.g_base[ex] = _obj(new_base[~is_join].tolist())
+            self.g_base[ex] = new_base[~is_join]
         jn = who[is_join]
         if len(jn):
             self.yield_paths["join_holder" if kind == HOLDER else "join_trader"] += len(jn)
@@ -768,12 +768,13 @@ class Core:
             self.g_joined[jn] = now
             self.g_ckpt[jn] = index
             self.g_earned[jn] = 0
+            self.g_earned_rest[jn] = 0
             self.g_claimed[jn] = 0
             self.g_checkpoints[jn] = 0
             self.g_base_seconds[jn] = 0
             self.g_changed[jn] = now
         # every written participant's weight back in, checkpointed at the current index
-        weight = sum(b * mult[tier] for b, tier in zip(self.g_base[who].tolist(), self.g_tier[who].tolist()))
+        weight = total(product(self.g_base[who], mult[self.g_tier[who]]))
         self.g_weight += weight
         self.g_weighted += weight * index
         self._ghost_reads(t, who, owed_before, functions)
@@ -793,16 +794,30 @@ class Core:
                          "prescribe", function=f"YieldScalesPool.{functions[i] if functions is not None else 'joinAsTrader'}",
                          pool_rate=int(reported[i]), expected_rate=int(expected[i]))
 
-    def _ghost_reads(self, t: int, who: np.ndarray, owed_before: list | None, functions) -> None:
+    def _ghost_accrue(self, who: np.ndarray, accrued: np.ndarray) -> None:
+        """Add each accrual (a numerator over ACCRUAL_DIVISOR, int64 or Python integers) to the ghost's exact
+        accrual of ``who``, kept as whole units and remainder."""
+        rest = self.g_earned_rest[who] + (accrued % ACCRUAL_DIVISOR).astype(np.int64)  # below 2 * ACCRUAL_DIVISOR
+        whole = accrued // ACCRUAL_DIVISOR + rest // ACCRUAL_DIVISOR
+        self.g_earned_rest[who] = rest % ACCRUAL_DIVISOR
+        self.g_earned = add_into(self.g_earned, who, whole)
+
+    def _ghost_earned(self, user: int) -> int:
+        """The ghost's exact accrual of ``user``, a numerator over ACCRUAL_DIVISOR."""
+        return int(self.g_earned[user]) * ACCRUAL_DIVISOR + int(self.g_earned_rest[user])
+
+    def _ghost_reads(self, t: int, who: np.ndarray, owed_before: np.ndarray | None, functions) -> None:
         """The yield monitor's reads after pool writes that are not claims: owed never falls, the tier is the
-        one time in the pool gives, claimed + owed is the exact accrual up to rounding."""
-        owed_after = [e - c for e, c in zip(self.p_earned[who].tolist(), self.p_claimed[who].tolist())]
-        exact = self.g_earned[who].tolist()
-        claimed = self.g_claimed[who].tolist()
-        checkpoints = self.g_checkpoints[who].tolist()
-        fell = owed_before is not None and any(b is not None and a < b for a, b in zip(owed_after, owed_before))
+        one time in the pool gives, claimed + owed is the exact accrual up to rounding. ``owed_before`` holds
+        None for one that was not a participant."""
+        owed_after = sub(self.p_earned[who], self.p_claimed[who])
+        whole, claimed, checkpoints = self.g_earned[who], self.g_claimed[who], self.g_checkpoints[who]
+        fell = False
+        if owed_before is not None:
+            known = owed_before != None if owed_before.dtype == object else slice(None)  # noqa: E711 (elementwise)
+            fell = bool((owed_after[known] < owed_before[known]).any())
         wrong_tier = (self.p_tier[who] != self.g_tier[who]).any()
-        off = not all(_exact_within_rounding(x, c + a, k) for x, c, a, k in zip(exact, claimed, owed_after, checkpoints))
+        off = not _exact_within_rounding(whole, add(claimed, owed_after), checkpoints).all()
         if not (fell or wrong_tier or off):
             return
         for i, user in enumerate(who.tolist()):
@@ -811,16 +826,17 @@ class Core:
             before = owed_before[i] if owed_before is not None else None
             if before is not None and owed_after[i] < before:
                 self.violate(t, "yield", name, "owed yield fell across a write that is not a claim", function=label,
-                             owed_before=before, owed_after=owed_after[i])
+                             owed_before=int(before), owed_after=int(owed_after[i]))
             if self.p_tier[user] != self.g_tier[user]:
                 self.violate(t, "yield", name, "the participant's tier differs from the one its time in the pool "
                              "gives", function=label, tier=int(self.p_tier[user]), expected_tier=int(self.g_tier[user]),
                              days_in_pool=(self.genesis + t - int(self.g_joined[user])) // 86_400,
                              kind="holder" if self.g_kind[user] == HOLDER else "trader")
-            if not _exact_within_rounding(exact[i], claimed[i] + owed_after[i], checkpoints[i]):
+            paid_and_owed = int(claimed[i]) + int(owed_after[i])
+            if not _exact_within_rounding(int(whole[i]), paid_and_owed, int(checkpoints[i])):
                 self.violate(t, "yield", name, "accrued yield differs from the exact accrual by more than rounding",
-                             function=label, claimed_plus_owed=claimed[i] + owed_after[i],
-                             exact=exact[i] / ACCRUAL_DIVISOR, checkpoints=checkpoints[i])
+                             function=label, claimed_plus_owed=paid_and_owed,
+                             exact=self._ghost_earned(user) / ACCRUAL_DIVISOR, checkpoints=int(checkpoints[i]))
 
     def owed_total(self, now: int) -> float:
         index = self.g_index + self.g_rate * (now - self.g_index_at)
@@ -894,7 +910,9 @@ class Core:
         self.g_weight -= base * mult
         self.g_weighted -= base * mult * ckpt
         accrued = base * (self.g_index - ckpt) * mult
-        self.g_earned[user] += accrued
+        whole, rest = divmod(int(self.g_earned_rest[user]) + accrued, ACCRUAL_DIVISOR)  # _ghost_accrue, one row
+        self.g_earned_rest[user] = rest
+        self.g_earned = add_one(self.g_earned, user, whole)
         self.g_earned_total += accrued
         self.g_ckpt[user] = self.g_index
         age = now - int(self.g_joined[user])
@@ -902,7 +920,7 @@ class Core:
         tier = 2 if age >= y.gold_after else (1 if age >= y.silver_after else 0)
         self.g_tier[user] = tier
         self.g_checkpoints[user] += 1
-        self.g_base_seconds[user] += base * (now - int(self.g_changed[user]))
+        self.g_base_seconds = add_one(self.g_base_seconds, user, base * (now - int(self.g_changed[user])))
         self.g_changed[user] = now
         label = "YieldScalesPool.claimYield"
         name = self.names[user]
@@ -916,14 +934,14 @@ class Core:
         owed_after = self.p_earned[user] - self.p_claimed[user]
         if owed_after != 0:
             self.violate(t, "yield", name, "a claim left yield owed", function=label, owed_after=owed_after)
-        if self.g_claimed[user] * ACCRUAL_DIVISOR > self.g_earned[user]:
+        if self.g_claimed[user] > int(self.g_earned[user]):  # claimed * D > whole * D + rest, as rest < D
             self.violate(t, "yield", name, "a claim took more than had accrued", function=label,
-                         claimed=self.g_claimed[user], accrued=self.g_earned[user] / ACCRUAL_DIVISOR)
+                         claimed=self.g_claimed[user], accrued=self._ghost_earned(user) / ACCRUAL_DIVISOR)
         mult = int(self.g_mult[tier])
         self.g_weight += base * mult
         self.g_weighted += base * mult * self.g_index
         # the yield monitor's reads (_ghost_reads, for one participant in plain integers; it reports)
-        if self.p_tier[user] != tier or not _exact_within_rounding(self.g_earned[user], self.g_claimed[user] + owed_after,
+        if self.p_tier[user] != tier or not _exact_within_rounding(int(self.g_earned[user]), self.g_claimed[user] + owed_after,
                                                                    int(self.g_checkpoints[user])):
             self._ghost_reads(t, np.array([user]), None, ["claimYield"])
         if self.g_supply > self.g_peak:
@@ -1247,10 +1265,10 @@ class Core:
         present = np.flatnonzero(self.g_present)
         order = sorted(present.tolist(), key=lambda u: self.names[u])
         for user in order:
-            exact = self.g_earned[user] + self.g_base[user] * (index - self.g_ckpt[user]) * \
+            exact = self._ghost_earned(user) + self.g_base[user] * (index - self.g_ckpt[user]) * \
                 int(self.g_mult[int(self.g_tier[user])])
             paid_and_owed = self.g_claimed[user] + self.owed(user, now)
-            if not _exact_within_rounding(exact, paid_and_owed, int(self.g_checkpoints[user])):
+            if not _exact_within_rounding(exact // ACCRUAL_DIVISOR, paid_and_owed, int(self.g_checkpoints[user])):
                 self.violate(t, "yield", self.names[user], "accrued yield differs from the exact accrual by more "
                              "than rounding", function="YieldScalesPool.calculateYieldOwed",
                              claimed_plus_owed=paid_and_owed, exact=exact / ACCRUAL_DIVISOR,
@@ -1262,8 +1280,8 @@ class Core:
         for user in sorted(np.flatnonzero(self.g_present).tolist(), key=lambda u: self.names[u]):
             seconds = now - int(self.g_joined[user])
             base = self.g_base[user]
-            base_seconds = self.g_base_seconds[user] + base * (now - int(self.g_changed[user]))
-            accrued = self.g_earned[user] + base * (index - self.g_ckpt[user]) * int(self.g_mult[int(self.g_tier[user])])
+            base_seconds = int(self.g_base_seconds[user]) + base * (now - int(self.g_changed[user]))
+            accrued = self._ghost_earned(user) + base * (index - self.g_ckpt[user]) * int(self.g_mult[int(self.g_tier[user])])
             from fractions import Fraction
 
             accrued_f = Fraction(accrued, ACCRUAL_DIVISOR)
