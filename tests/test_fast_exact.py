@@ -5,7 +5,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.fast.exact import INT64_MAX, add, add_into, add_one, dot, product, sub, total
+from sim.fast.exact import INT64_MAX, add, add_into, add_one, dot, product, put, put_one, sub, total
 
 EDGE = 2**63
 # values that sit near the edges that matter: small, around 2^31/2^32 (the split sums), around 2^63, beyond
@@ -74,6 +74,10 @@ def test_a_column_becomes_python_integers_instead_of_wrapping(steps):
     column = np.zeros(6, dtype=np.int64)
     expected = [0] * 6
     for row, value in steps:
+        if value % 3 == 0:
+            column = put_one(column, row, value) if value % 2 else put(column, np.array([row]), _arrays([value], True))
+            expected[row] = value
+            continue
         if value % 2:
             column = add_one(column, row, value)
         else:

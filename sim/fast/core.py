@@ -32,7 +32,7 @@ from contracts_model.proof_of_reserves import leaf_hash, process_proof
 from sim.disputes import Dispute  # the reference's record; here `user` is the user's number
 from sim.disputes import summarize as summarize_disputes
 from sim.fast.chain import ChainChange
-from sim.fast.exact import add, add_into, add_one, dot, product, sub, total
+from sim.fast.exact import add, add_into, add_one, dot, product, put, put_one, sub, total
 from sim.fast import merkle
 from sim.fast.ledger import FastLedger
 from sim.fast.records import EMERGENCY_REASON, USDT_SCALE, Context, FastLog
@@ -169,14 +169,15 @@ class Core:
         self.por_rounds: list[tuple] = []
         # pool (participants: users then traders)
         self.p_kind = np.full(p, -1, dtype=np.int8)
-        self.p_usdt = _obj([0] * p)
+        # amounts (USDT, yield, sats) are int64 columns that turn into Python integers if one must (exact.put)
+        self.p_usdt = np.zeros(p, dtype=np.int64)
         self.p_rbtc = np.zeros(p, dtype=np.int64)
-        self.p_earned = _obj([0] * p)
-        self.p_claimed = _obj([0] * p)
+        self.p_earned = np.zeros(p, dtype=np.int64)
+        self.p_claimed = np.zeros(p, dtype=np.int64)
         self.p_joined = np.zeros(p, dtype=np.int64)
         self.p_last = np.zeros(p, dtype=np.int64)
         self.p_tier = np.zeros(p, dtype=np.int64)
-        self.p_index = _obj([0] * p)
+        self.p_index = np.zeros(p, dtype=np.int64)  # rates <= 10,000 a second for <= 10 years: far inside int64
         self.disputed = np.zeros(p, dtype=bool)
         self.total_participants = 0
         self.total_usdt = 0
@@ -186,18 +187,18 @@ class Core:
         self.scale = 0
         self.peak = 1
         self.distributed = 0
-        self.mult = np.array([self.y.bronze_multiplier, self.y.silver_multiplier, self.y.gold_multiplier], dtype=object)
+        self.mult = np.array([self.y.bronze_multiplier, self.y.silver_multiplier, self.y.gold_multiplier], dtype=np.int64)
         # ---- the ghost ledger (YieldMonitor), kept from the events alone
         self.g_present = np.zeros(p, dtype=bool)
         self.g_kind = np.zeros(p, dtype=np.int8)
-        self.g_base = _obj([0] * p)
+        self.g_base = np.zeros(p, dtype=np.int64)
         self.g_tier = np.zeros(p, dtype=np.int64)
         self.g_joined = np.zeros(p, dtype=np.int64)
-        self.g_ckpt = _obj([0] * p)
+        self.g_ckpt = np.zeros(p, dtype=np.int64)  # accrual indices, as p_index
         # the exact accrual of each participant, a numerator over ACCRUAL_DIVISOR, as whole units and remainder
         self.g_earned = np.zeros(p, dtype=np.int64)  # exact // ACCRUAL_DIVISOR (Python integers if it must)
         self.g_earned_rest = np.zeros(p, dtype=np.int64)  # exact % ACCRUAL_DIVISOR
-        self.g_claimed = _obj([0] * p)
+        self.g_claimed = np.zeros(p, dtype=np.int64)
         self.g_checkpoints = np.zeros(p, dtype=np.int64)
         self.g_base_seconds = np.zeros(p, dtype=np.int64)  # (Python integers if it must)
         self.g_changed = np.zeros(p, dtype=np.int64)
@@ -720,7 +721,7 @@ class Core:
 
     def _checkpoint(self, who: np.ndarray, now: int) -> None:
         """YieldScalesPool._checkpoint for each participant of ``who`` (the index is current)."""
-        self.p_earned[who] = self._earned_at(who, self.index)
+        self.p_earned = put(self.p_earned, who, self._earned_at(who, self.index))
         self.p_index[who] = self.index
         self.p_tier[who] = self._tier(now - self.p_joined[who])
 
@@ -757,13 +758,13 @@ class Core:
                                      f"{('bronze', 'silver', 'gold')[tier]}"] += 1
             self.g_checkpoints[ex] += 1
             self.g_changed[ex] = now
-            self.g_base[ex] = new_base[~is_join]
+            self.g_base = put(self.g_base, ex, new_base[~is_join])
         jn = who[is_join]
         if len(jn):
             self.yield_paths["join_holder" if kind == HOLDER else "join_trader"] += len(jn)
             self.g_present[jn] = True
             self.g_kind[jn] = kind
-            self.g_base[jn] = join_amount[is_join].astype(object)
+            self.g_base = put(self.g_base, jn, join_amount[is_join])
             self.g_tier[jn] = 0
             self.g_joined[jn] = now
             self.g_ckpt[jn] = index
@@ -850,9 +851,9 @@ class Core:
     def owed(self, user: int, now: int) -> int:
         """YieldScalesPool.calculateYieldOwed (a view)."""
         index = self.index + self.rate * (now - self.index_at)
-        base = self.p_usdt[user] if self.p_kind[user] == TRADER else int(self.p_rbtc[user])
-        accrued = base * (index - self.p_index[user]) * self.mult[self.p_tier[user]] // ACCRUAL_DIVISOR
-        return self.p_earned[user] + accrued - self.p_claimed[user]
+        base = int(self.p_usdt[user]) if self.p_kind[user] == TRADER else int(self.p_rbtc[user])
+        accrued = base * (index - int(self.p_index[user])) * int(self.mult[self.p_tier[user]]) // ACCRUAL_DIVISOR
+        return int(self.p_earned[user]) + accrued - int(self.p_claimed[user])
 
     def _rate_of(self, supply: int) -> tuple[int, int]:
         """The pool's refresh for one transaction (scalar): peak, scale and rate."""
@@ -874,21 +875,22 @@ class Core:
         self._accrue(now)
         # checkpoint
         kind = self.p_kind[user]
-        base = self.p_usdt[user] if kind == TRADER else int(self.p_rbtc[user])
+        base = int(self.p_usdt[user]) if kind == TRADER else int(self.p_rbtc[user])
         tier = int(self.p_tier[user])
-        earned = self.p_earned[user] + base * (self.index - self.p_index[user]) * int(self.mult[tier]) // ACCRUAL_DIVISOR
-        self.p_earned[user] = earned
+        earned = int(self.p_earned[user]) + base * (self.index - int(self.p_index[user])) * int(self.mult[tier]) // \
+            ACCRUAL_DIVISOR
+        self.p_earned = put_one(self.p_earned, user, earned)
         self.p_index[user] = self.index
         age = now - int(self.p_joined[user])
         y = self.y
         self.p_tier[user] = 2 if age >= y.gold_after else (1 if age >= y.silver_after else 0)
-        amount = earned - self.p_claimed[user]
+        amount = earned - int(self.p_claimed[user])
         name = self.names[user]
         if amount == 0:
             self._tx(t, name, "YieldScalesPool", "claimYield", (), [], status="revert", error="NothingToClaim")
             self.log.record(t, "yield_error", function="claimYield", user=name, error="NothingToClaim")
             return
-        self.p_claimed[user] += amount
+        self.p_claimed = add_one(self.p_claimed, user, amount)
         self.p_last[user] = now
         self.distributed += amount
         scale, rate = self._rate_of(self.supply)
@@ -905,7 +907,7 @@ class Core:
         now = self.genesis + t
         self.g_index += self.g_rate * (now - self.g_index_at)
         self.g_index_at = now
-        base, tier, ckpt = self.g_base[user], int(self.g_tier[user]), self.g_ckpt[user]
+        base, tier, ckpt = int(self.g_base[user]), int(self.g_tier[user]), int(self.g_ckpt[user])
         mult = int(self.g_mult[tier])
         self.g_weight -= base * mult
         self.g_weighted -= base * mult * ckpt
@@ -924,24 +926,24 @@ class Core:
         self.g_changed[user] = now
         label = "YieldScalesPool.claimYield"
         name = self.names[user]
-        paid = self.p_claimed[user] - self.g_claimed[user]  # read from the pool's record of the participant
-        self.g_claimed[user] += paid
+        paid = int(self.p_claimed[user]) - int(self.g_claimed[user])  # read from the pool's record of the participant
+        self.g_claimed = add_one(self.g_claimed, user, paid)
         self.g_claimed_total += paid
         self.yield_paths["claim"] += 1
         if paid != owed_before:
             self.violate(t, "yield", name, "a claim paid other than what the participant was owed", function=label,
                          paid=paid, owed_before=owed_before)
-        owed_after = self.p_earned[user] - self.p_claimed[user]
+        owed_after = int(self.p_earned[user]) - int(self.p_claimed[user])
         if owed_after != 0:
             self.violate(t, "yield", name, "a claim left yield owed", function=label, owed_after=owed_after)
-        if self.g_claimed[user] > int(self.g_earned[user]):  # claimed * D > whole * D + rest, as rest < D
+        if int(self.g_claimed[user]) > int(self.g_earned[user]):  # claimed * D > whole * D + rest, as rest < D
             self.violate(t, "yield", name, "a claim took more than had accrued", function=label,
-                         claimed=self.g_claimed[user], accrued=self._ghost_earned(user) / ACCRUAL_DIVISOR)
+                         claimed=int(self.g_claimed[user]), accrued=self._ghost_earned(user) / ACCRUAL_DIVISOR)
         mult = int(self.g_mult[tier])
         self.g_weight += base * mult
         self.g_weighted += base * mult * self.g_index
         # the yield monitor's reads (_ghost_reads, for one participant in plain integers; it reports)
-        if self.p_tier[user] != tier or not _exact_within_rounding(int(self.g_earned[user]), self.g_claimed[user] + owed_after,
+        if self.p_tier[user] != tier or not _exact_within_rounding(int(self.g_earned[user]), int(self.g_claimed[user]) + owed_after,
                                                                    int(self.g_checkpoints[user])):
             self._ghost_reads(t, np.array([user]), None, ["claimYield"])
         if self.g_supply > self.g_peak:
@@ -967,7 +969,7 @@ class Core:
         joined = self.p_kind[trader] < 0
         if joined:
             self.p_kind[trader] = TRADER
-            self.p_usdt[trader] = usdt
+            self.p_usdt = put_one(self.p_usdt, trader, usdt)
             self.p_rbtc[trader] = 0
             self.p_earned[trader] = 0
             self.p_claimed[trader] = 0
@@ -979,7 +981,7 @@ class Core:
             self.participants.append(trader)
         else:
             self._checkpoint(who, now)
-            self.p_usdt[trader] += usdt
+            self.p_usdt = add_one(self.p_usdt, trader, usdt)
             self.p_last[trader] = now
         self.total_usdt += usdt
         supply = np.array([self.supply], dtype=np.int64)
@@ -993,7 +995,7 @@ class Core:
             self._ghost(t, who, np.array([True]), _obj([usdt]), np.array([self.g_supply], dtype=np.int64), rate,
                         join_amount=_obj([usdt]), kind=TRADER, functions=["joinAsTrader"])
         else:
-            self._ghost(t, who, np.array([False]), _obj([self.g_base[trader] + usdt]),
+            self._ghost(t, who, np.array([False]), _obj([int(self.g_base[trader]) + usdt]),
                         np.array([self.g_supply], dtype=np.int64), rate, join_amount=_obj([0]),
                         owed_before=owed_before, functions=["joinAsTrader"])
         return joined
@@ -1265,9 +1267,9 @@ class Core:
         present = np.flatnonzero(self.g_present)
         order = sorted(present.tolist(), key=lambda u: self.names[u])
         for user in order:
-            exact = self._ghost_earned(user) + self.g_base[user] * (index - self.g_ckpt[user]) * \
+            exact = self._ghost_earned(user) + int(self.g_base[user]) * (index - int(self.g_ckpt[user])) * \
                 int(self.g_mult[int(self.g_tier[user])])
-            paid_and_owed = self.g_claimed[user] + self.owed(user, now)
+            paid_and_owed = int(self.g_claimed[user]) + self.owed(user, now)
             if not _exact_within_rounding(exact // ACCRUAL_DIVISOR, paid_and_owed, int(self.g_checkpoints[user])):
                 self.violate(t, "yield", self.names[user], "accrued yield differs from the exact accrual by more "
                              "than rounding", function="YieldScalesPool.calculateYieldOwed",
@@ -1279,9 +1281,9 @@ class Core:
         figures = []
         for user in sorted(np.flatnonzero(self.g_present).tolist(), key=lambda u: self.names[u]):
             seconds = now - int(self.g_joined[user])
-            base = self.g_base[user]
+            base = int(self.g_base[user])
             base_seconds = int(self.g_base_seconds[user]) + base * (now - int(self.g_changed[user]))
-            accrued = self._ghost_earned(user) + base * (index - self.g_ckpt[user]) * int(self.g_mult[int(self.g_tier[user])])
+            accrued = self._ghost_earned(user) + base * (index - int(self.g_ckpt[user])) * int(self.g_mult[int(self.g_tier[user])])
             from fractions import Fraction
 
             accrued_f = Fraction(accrued, ACCRUAL_DIVISOR)

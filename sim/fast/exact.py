@@ -106,21 +106,31 @@ def dot(a: np.ndarray, b: np.ndarray) -> int:
 def add_into(column: np.ndarray, index, values) -> np.ndarray:
     """``column[index] += values`` exactly (``index`` without repeats); returns the column, which is an
     ``int64`` column until a sum would leave 64 bits and a column of Python integers from then on."""
-    summed = add(column[index], values)
-    if column.dtype != object:
-        small = _int64(summed)
-        if small is not None:
-            column[index] = small
-            return column
-        column = column.astype(object)
-    column[index] = summed
-    return column
+    return put(column, index, add(column[index], values))
 
 
 def add_one(column: np.ndarray, i: int, value: int) -> np.ndarray:
     """``column[i] += value`` for one Python integer: :func:`add_into` for a single row."""
-    summed = int(column[i]) + value
-    if column.dtype != object and not -INT64_MAX - 1 <= summed <= INT64_MAX:
+    return put_one(column, i, int(column[i]) + value)
+
+
+def put(column: np.ndarray, index, values) -> np.ndarray:
+    """``column[index] = values`` exactly; returns the column (Python integers from the first value that
+    does not fit ``int64`` on)."""
+    values = _array(values)
+    if column.dtype != object:
+        small = _int64(values)
+        if small is not None:
+            column[index] = small
+            return column
         column = column.astype(object)
-    column[i] = summed
+    column[index] = values
+    return column
+
+
+def put_one(column: np.ndarray, i: int, value: int) -> np.ndarray:
+    """``column[i] = value`` for one Python integer: :func:`put` for a single row."""
+    if column.dtype != object and not -INT64_MAX - 1 <= value <= INT64_MAX:
+        column = column.astype(object)
+    column[i] = value
     return column
