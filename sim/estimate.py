@@ -40,10 +40,10 @@ COST_PER_RECORD_S = {"model": 25e-6, "evm": 50e-6, "lockstep": 50e-6, "revm": 35
 COST_PER_TX_S = {"model": 75e-6, "evm": 3.2e-3, "lockstep": 7.2e-3, "revm": 350e-6, "lockstep-revm": 500e-6}
 #: Per user at start-up (accounts, addresses), seconds.
 COST_PER_USER_S = 20e-6
-#: The fast engine (sim/fast) per record, transactions included: 140,000-300,000 events/s over a year
-#: of 10,000 or 100,000 holders (``bench/bench.py --only scale``, README "Research scale"); 4.5 µs puts
+#: The fast engine (sim/fast) per record, transactions included: 160,000-300,000 events/s over a year
+#: of 10,000 or 100,000 holders (``bench/bench.py --only scale``, README "Research scale"); 3.6 µs puts
 #: both within about 40 % of their measured wall time (the smaller year runs its proofs daily).
-FAST_COST_PER_RECORD_S = 4.5e-6
+FAST_COST_PER_RECORD_S = 3.6e-6
 
 DAY = 86_400
 

@@ -537,3 +537,17 @@ def test_random_address_is_valid_and_deterministic(kind: str, network: str) -> N
         assert decoded.kind == kind
     with pytest.raises(ValueError):
         random_address(rng, "p2sh", network)
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(["p2wpkh", "p2tr"]), network=st.sampled_from(["mainnet", "testnet", "regtest"]),
+       seed=st.binary(min_size=32, max_size=32))
+def test_the_table_driven_encoders_write_what_the_reference_code_writes(kind, network, seed) -> None:
+    """encode_p2wpkh / encode_p2tr compute the checksum themselves (a table per 5-bit group); the BIP
+    reference code (encode_segwit, through the bech32m package) must write the same string."""
+    version, length = addr.KINDS[kind]
+    program = seed[:length]
+    hrp = {"mainnet": "bc", "testnet": "tb", "regtest": "bcrt"}[network]
+    fast = addr.encode_p2wpkh(program, network) if kind == "p2wpkh" else addr.encode_p2tr(program, network)
+    assert fast == addr.encode_segwit(hrp, version, program)
+    assert addr.decode(fast, network).program == program

@@ -2,7 +2,9 @@
 
 Encoding and validation follow BIP-173 (bech32, witness version 0) and BIP-350 (bech32m,
 witness versions 1 to 16). The checksum arithmetic and the 8-bit/5-bit regrouping come from the
-``bech32m`` package (a packaging of the BIP reference code); this module adds the rules around
+``bech32m`` package (a packaging of the BIP reference code; :func:`encode_p2wpkh` and
+:func:`encode_p2tr`, which a simulated world calls for every address it creates, compute the same
+checksum with a table and are tested against it); this module adds the rules around
 them and, above all, says *why* an address is rejected: every failure raises one exception type,
 :class:`InvalidAddress`, whose message names the address and the reason, and whose ``code`` is a
 short machine-readable tag for tests and logs.
@@ -24,6 +26,8 @@ Decoded addresses are normalised to lower case (BIP-173 allows all-upper-case in
 from __future__ import annotations
 
 import enum
+import functools
+import operator
 from typing import Final
 
 import numpy as np
@@ -357,13 +361,41 @@ class BtcAddress:
         return self.address
 
 
+# encode_p2wpkh and encode_p2tr run once for every address a simulated world creates (880,000 in the
+# 100,000-holder year), so they compute the BIP-173/350 checksum themselves, three times faster than
+# the reference code: one table lookup per 5-bit group instead of five conditional XORs, and the
+# human-readable part's share of the checksum computed once per network. tests/test_bitcoin_address.py
+# holds them to encode_segwit (the reference code) on random programs of every network.
+_GENERATOR: Final = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+_STEP: Final = tuple(functools.reduce(operator.xor, (g for i, g in enumerate(_GENERATOR) if top >> i & 1), 0)
+                     for top in range(32))  # what the five generator terms add for each top 5 bits
+_CONSTANT: Final = {0: 1, 1: 0x2BC830A3}  # bech32 for witness version 0, bech32m for version 1
+
+
+@functools.cache
+def _hrp_checksum_state(hrp: str) -> int:
+    state = 1
+    for value in [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]:
+        state = ((state & 0x1FFFFFF) << 5) ^ value ^ _STEP[state >> 25]
+    return state
+
+
 def _encode_kind(kind: str, program: bytes, network: str) -> str:
     version, length = _check_kind(kind)
     hrp = _check_network(network)
     program = bytes(program)
     if len(program) != length:
         raise ValueError(f"a {kind} program is {length} bytes, got {len(program)}")
-    return encode_segwit(hrp, version, program)
+    bits = 8 * length
+    pad = -bits % 5  # the last group is padded with zero bits (convertbits with pad=True)
+    joined, groups = int.from_bytes(program, "big") << pad, (bits + pad) // 5
+    data = [version] + [joined >> 5 * (groups - 1 - i) & 31 for i in range(groups)]
+    state = _hrp_checksum_state(hrp)
+    for value in data + [0] * _CHECKSUM_LENGTH:
+        state = ((state & 0x1FFFFFF) << 5) ^ value ^ _STEP[state >> 25]
+    state ^= _CONSTANT[version]
+    checksum = [state >> 5 * (_CHECKSUM_LENGTH - 1 - i) & 31 for i in range(_CHECKSUM_LENGTH)]
+    return hrp + "1" + "".join(_CHARSET[value] for value in data + checksum)
 
 
 def encode_p2wpkh(program20: bytes, network: str = "mainnet") -> str:
