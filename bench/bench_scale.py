@@ -1,7 +1,7 @@
 """``make bench`` section ``scale``: the fast engine against today's engine, and research-scale worlds.
 
     python bench/bench.py --only scale                       # ratio, load_10k, 10,000 holders x 365 days
-    python bench/bench.py --only scale --scale-year          # and 100,000 holders x 365 days (~10 min)
+    python bench/bench.py --only scale --scale-year          # and 100,000 holders x 365 days (~6-8 min)
     python bench/bench.py --only scale --scale-long-days 30  # a shorter long world
 
 1. The same world (10,000 holders, testnet preset, every monitor on) runs on the reference engine
@@ -41,7 +41,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--scale-users", type=int, default=10_000, help="holders of the reference-vs-fast world")
     parser.add_argument("--scale-days", type=float, default=7, help="days of the reference-vs-fast world")
     parser.add_argument("--scale-long-days", type=int, default=365, help="days of the 10,000-holder fast world")
-    parser.add_argument("--scale-year", action="store_true", help="also run load_100k_year (about 10 minutes)")
+    parser.add_argument("--scale-year", action="store_true", help="also run load_100k_year (about 6-8 minutes)")
 
 
 def _peak_mb() -> tuple[float, float]:
