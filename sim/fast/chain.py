@@ -164,7 +164,8 @@ class FastChain:
             return False
         for coin in chosen:
             coin.append(True)
-        self._sorted = False
+        if self.mempool and number < self.mempool[-1][0]:  # behind the last arrival: mine() sorts again
+            self._sorted = False
         self.mempool.append((number, SPEND, address, amount, chosen, total - amount))
         return True
 

@@ -803,6 +803,12 @@ class Core:
         self.g_earned_rest[who] = rest % ACCRUAL_DIVISOR
         self.g_earned = add_into(self.g_earned, who, whole)
 
+    def _ghost_accrue_one(self, user: int, accrued: int) -> None:
+        """:meth:`_ghost_accrue` for one participant, in Python integers (a claim)."""
+        whole, rest = divmod(int(self.g_earned_rest[user]) + accrued, ACCRUAL_DIVISOR)
+        self.g_earned_rest[user] = rest
+        self.g_earned = add_one(self.g_earned, user, whole)
+
     def _ghost_earned(self, user: int) -> int:
         """The ghost's exact accrual of ``user``, a numerator over ACCRUAL_DIVISOR."""
         return int(self.g_earned[user]) * ACCRUAL_DIVISOR + int(self.g_earned_rest[user])
@@ -912,9 +918,7 @@ class Core:
         self.g_weight -= base * mult
         self.g_weighted -= base * mult * ckpt
         accrued = base * (self.g_index - ckpt) * mult
-        whole, rest = divmod(int(self.g_earned_rest[user]) + accrued, ACCRUAL_DIVISOR)  # _ghost_accrue, one row
-        self.g_earned_rest[user] = rest
-        self.g_earned = add_one(self.g_earned, user, whole)
+        self._ghost_accrue_one(user, accrued)
         self.g_earned_total += accrued
         self.g_ckpt[user] = self.g_index
         age = now - int(self.g_joined[user])

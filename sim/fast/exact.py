@@ -13,6 +13,8 @@ Python's arithmetic at and beyond the 64-bit edge.
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 INT64_MAX = 2**63 - 1
@@ -43,22 +45,22 @@ def _objects(values: np.ndarray) -> np.ndarray:
     return values if values.dtype == object else values.astype(object)
 
 
-def add(a, b) -> np.ndarray:
-    """``a + b`` elementwise, exactly (arrays, or a Python integer and an array)."""
+def _sum_or_difference(combine, a, b) -> np.ndarray:
     a, b = _array(a), _array(b)
     small_a, small_b = _int64(a), _int64(b)
     if small_a is not None and small_b is not None and _magnitude(small_a) + _magnitude(small_b) <= INT64_MAX:
-        return small_a + small_b
-    return _objects(a) + _objects(b)
+        return combine(small_a, small_b)
+    return combine(_objects(a), _objects(b))
+
+
+def add(a, b) -> np.ndarray:
+    """``a + b`` elementwise, exactly (arrays, or a Python integer and an array)."""
+    return _sum_or_difference(operator.add, a, b)
 
 
 def sub(a, b) -> np.ndarray:
     """``a - b`` elementwise, exactly (arrays, or a Python integer and an array)."""
-    a, b = _array(a), _array(b)
-    small_a, small_b = _int64(a), _int64(b)
-    if small_a is not None and small_b is not None and _magnitude(small_a) + _magnitude(small_b) <= INT64_MAX:
-        return small_a - small_b
-    return _objects(a) - _objects(b)
+    return _sum_or_difference(operator.sub, a, b)
 
 
 def product(*factors: np.ndarray) -> np.ndarray:
